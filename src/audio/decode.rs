@@ -1,0 +1,155 @@
+//! symphonia for WAV, FLAC, MP3, OGG Vorbis and AAC/M4A; Sun/NeXT `.au`
+//! through [`super::au`]. Integer PCM is scaled as libsndfile (and so
+//! librosa) does: int16 / 32768, int24 / 2^23, int32 / 2^31.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use symphonia::core::audio::{Audio, AudioBuffer, GenericAudioBufferRef};
+use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+
+use crate::data::DecodeParams;
+
+/// Mono samples at `sample_rate`.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub samples: Vec<f32>,
+    pub sample_rate: u32,
+    /// Sample rate of the file before resampling.
+    pub source_rate: u32,
+    pub channels: usize,
+}
+
+/// Decodes, downmixes (channel mean), cuts `offset`/`duration`, resamples.
+pub fn decode_file(path: &Path, params: &DecodeParams) -> Result<Decoded> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let (mono, rate, channels) = if ext == "au" || ext == "snd" {
+        super::au::read_au(path)?
+    } else {
+        decode_symphonia(path, &ext)?
+    };
+    if mono.is_empty() {
+        bail!("no audio samples (empty or truncated file)");
+    }
+    if let Some(i) = mono.iter().position(|v| !v.is_finite()) {
+        bail!("sample {i} is not a finite number (NaN or infinity in the file)");
+    }
+    let start = ((params.offset * rate as f64).round() as usize).min(mono.len());
+    let end = match params.duration {
+        Some(d) => (start + (d * rate as f64).round() as usize).min(mono.len()),
+        None => mono.len(),
+    };
+    if start >= end {
+        bail!("offset {} s is past the end of the {:.2} s clip", params.offset, mono.len() as f64 / rate as f64);
+    }
+    let cut = &mono[start..end];
+    let samples = if rate == params.sample_rate {
+        cut.to_vec()
+    } else {
+        super::resample::resample(cut, rate, params.sample_rate)?
+    };
+    Ok(Decoded { samples, sample_rate: params.sample_rate, source_rate: rate, channels })
+}
+
+fn decode_symphonia(path: &Path, ext: &str) -> Result<(Vec<f32>, u32, usize)> {
+    let file = std::fs::File::open(path).context("cannot open")?;
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if !ext.is_empty() {
+        hint.with_extension(ext);
+    }
+    let mut format = symphonia::default::get_probe()
+        .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+        .map_err(|e| anyhow!("unsupported or corrupt audio container ({e})"))?;
+    let track = format.default_track(TrackType::Audio).ok_or_else(|| anyhow!("no audio track"))?;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .ok_or_else(|| anyhow!("no audio codec parameters"))?
+        .clone();
+    let track_id = track.id;
+    let mut decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(&params, &AudioDecoderOptions::default())
+        .map_err(|e| anyhow!("unsupported codec ({e})"))?;
+
+    let mut mono: Vec<f32> = Vec::new();
+    let mut rate = params.sample_rate.unwrap_or(0);
+    let mut channels = params.channels.as_ref().map(|c| c.count()).unwrap_or(0);
+    let mut bad_packets = 0usize;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            // A truncated file ends mid-packet: keep what decoded.
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => bail!("corrupt audio stream after {} samples ({e})", mono.len()),
+        };
+        if packet.track_id != track_id {
+            continue;
+        }
+        match decoder.decode(&packet) {
+            Ok(buf) => {
+                rate = buf.spec().rate();
+                channels = buf.spec().channels().count();
+                append_mono(&buf, &mut mono);
+            }
+            Err(SymError::DecodeError(_)) => bad_packets += 1,
+            Err(e) => bail!("decoding failed after {} samples ({e})", mono.len()),
+        }
+    }
+    if mono.is_empty() && bad_packets > 0 {
+        bail!("every packet failed to decode ({bad_packets} packets): corrupt file");
+    }
+    if rate == 0 {
+        bail!("the file does not state its sample rate");
+    }
+    Ok((mono, rate, channels))
+}
+
+/// Appends the channel mean of a decoded buffer, converting integer PCM with
+/// libsndfile's scaling.
+fn append_mono(buf: &GenericAudioBufferRef<'_>, out: &mut Vec<f32>) {
+    fn mix<S: symphonia::core::audio::sample::Sample + Copy>(
+        b: &AudioBuffer<S>,
+        out: &mut Vec<f32>,
+        conv: impl Fn(S) -> f64,
+    ) {
+        let planes = b.num_planes();
+        let frames = b.frames();
+        let start = out.len();
+        out.resize(start + frames, 0.0);
+        if planes == 1 {
+            for (o, &s) in out[start..].iter_mut().zip(b.plane(0).unwrap()) {
+                *o = conv(s) as f32;
+            }
+            return;
+        }
+        let mut acc = vec![0f64; frames];
+        for p in 0..planes {
+            for (a, &s) in acc.iter_mut().zip(b.plane(p).unwrap()) {
+                *a += conv(s);
+            }
+        }
+        for (o, a) in out[start..].iter_mut().zip(acc) {
+            *o = (a / planes as f64) as f32;
+        }
+    }
+    match buf {
+        GenericAudioBufferRef::U8(b) => mix(b, out, |s| (s as f64 - 128.0) / 128.0),
+        GenericAudioBufferRef::U16(b) => mix(b, out, |s| (s as f64 - 32768.0) / 32768.0),
+        GenericAudioBufferRef::U24(b) => mix(b, out, |s| (s.inner() as f64 - 8388608.0) / 8388608.0),
+        GenericAudioBufferRef::U32(b) => mix(b, out, |s| (s as f64 - 2147483648.0) / 2147483648.0),
+        GenericAudioBufferRef::S8(b) => mix(b, out, |s| s as f64 / 128.0),
+        GenericAudioBufferRef::S16(b) => mix(b, out, |s| s as f64 / 32768.0),
+        GenericAudioBufferRef::S24(b) => mix(b, out, |s| s.inner() as f64 / 8388608.0),
+        GenericAudioBufferRef::S32(b) => mix(b, out, |s| s as f64 / 2147483648.0),
+        GenericAudioBufferRef::F32(b) => mix(b, out, |s| s as f64),
+        GenericAudioBufferRef::F64(b) => mix(b, out, |s| s),
+    }
+}

@@ -1,0 +1,146 @@
+//! The subcommands' work, behind the argument parsing in `main.rs`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::pipeline::{self, RunOptions};
+use crate::report;
+use crate::spec::{Experiment, SpecError};
+
+/// Exit codes (documented in `runner --help`).
+pub mod exit {
+    /// Every cell succeeded.
+    pub const OK: i32 = 0;
+    /// The run finished but some cells failed (listed on stderr and in the report).
+    pub const CELLS_FAILED: i32 = 1;
+    /// The experiment file or the command line is invalid.
+    pub const BAD_SPEC: i32 = 2;
+    /// The run could not proceed (missing dataset, I/O error, ...).
+    pub const RUNTIME: i32 = 3;
+}
+
+/// An error with the exit code it maps to.
+pub struct Failure {
+    pub code: i32,
+    pub error: anyhow::Error,
+}
+
+impl From<SpecError> for Failure {
+    fn from(e: SpecError) -> Self {
+        Failure { code: exit::BAD_SPEC, error: e.into() }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure { code: exit::RUNTIME, error: e }
+    }
+}
+
+pub fn load(file: &Path, set: &[String]) -> Result<Experiment, Failure> {
+    Ok(Experiment::load(file, set)?)
+}
+
+pub fn validate(file: &Path, set: &[String]) -> Result<i32, Failure> {
+    let exp = load(file, set)?;
+    println!(
+        "{}: ok — experiment `{}`: {} feature set(s), {} representation(s), {} clusterer(s), {} seed(s) → {} cells",
+        file.display(),
+        exp.experiment.name,
+        exp.feature_sets.len(),
+        exp.representations.len(),
+        exp.clusterers.len(),
+        exp.experiment.seeds.len(),
+        exp.cells.len()
+    );
+    Ok(exit::OK)
+}
+
+pub fn plan(file: &Path, set: &[String]) -> Result<i32, Failure> {
+    let exp = load(file, set)?;
+    let cells = pipeline::plan(&exp)?;
+    let mark = |b: bool| if b { "cached" } else { "run" };
+    let width = cells.iter().map(|c| c.id.len()).max().unwrap_or(4).max(4);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{:width$}  {:>9}  {:>9}  {:>7}  {:>6}", "cell", "features", "represent", "cluster", "score").ok();
+    let mut todo = 0;
+    for c in &cells {
+        let f = format!("{}/{}", c.features_cached.0, c.features_cached.1);
+        writeln!(out, "{:width$}  {:>9}  {:>9}  {:>7}  {:>6}", c.id, f, mark(c.represent), mark(c.cluster), mark(c.score)).ok();
+        todo += usize::from(!(c.represent && c.cluster && c.score && c.features_cached.0 == c.features_cached.1));
+    }
+    writeln!(out, "{} cells, {} fully cached, {} to compute (cache: {})", cells.len(), cells.len() - todo, todo, exp.cache_dir().display()).ok();
+    Ok(exit::OK)
+}
+
+pub fn run(file: &Path, set: &[String], cell: Option<String>, quiet: bool) -> Result<i32, Failure> {
+    let exp = load(file, set)?;
+    let single = cell.is_some();
+    if !quiet {
+        eprintln!("{}: {} cells, cache {}", exp.experiment.name, exp.cells.len(), exp.cache_dir().display());
+    }
+    let outcome = pipeline::run(&exp, &RunOptions { quiet, cell })?;
+    let rec = &outcome.record;
+    if single {
+        println!("{}", serde_json::to_string_pretty(&rec.cells).map_err(anyhow::Error::from)?);
+    } else {
+        let dir = exp.report_dir();
+        report::write_all(rec, &dir, exp.report.templates.as_deref())?;
+        if !quiet {
+            eprintln!("report: {}", dir.join("report.html").display());
+        }
+    }
+    let failed: Vec<_> = rec.failed().collect();
+    if !quiet || !failed.is_empty() {
+        let computed: u64 = rec.cache.values().map(|c| c.misses).sum();
+        let hits: u64 = rec.cache.values().map(|c| c.hits).sum();
+        let cache_line = if computed == 0 {
+            "every cell came from the cache".to_string()
+        } else {
+            let parts: Vec<String> = rec.cache.iter().map(|(s, c)| format!("{s} {}/{}", c.misses, c.hits + c.misses)).collect();
+            format!("computed {computed}, cached {hits} ({})", parts.join(", "))
+        };
+        eprintln!(
+            "{} cells: {} ok, {} failed; {cache_line}; {:.1} s",
+            rec.cells.len(),
+            rec.cells.len() - failed.len(),
+            failed.len(),
+            rec.wall_seconds
+        );
+    }
+    for f in &failed {
+        eprintln!("FAILED {}: {}", f.cell, f.error.as_deref().unwrap_or("unknown error"));
+    }
+    Ok(if failed.is_empty() { exit::OK } else { exit::CELLS_FAILED })
+}
+
+pub fn synth(file: Option<&Path>, set: &[String], out: &Path) -> Result<i32, Failure> {
+    let spec = match file {
+        Some(f) => match load(f, set)?.dataset {
+            crate::data::DatasetSpec::Synthetic(s) => s,
+            _ => {
+                return Err(Failure {
+                    code: exit::BAD_SPEC,
+                    error: anyhow::anyhow!("{}: [dataset] is not kind = \"synthetic\"", f.display()),
+                })
+            }
+        },
+        None => {
+            let table: toml::Table = "kind = \"synthetic\"".parse().unwrap();
+            match crate::data::DatasetSpec::parse(&table, &["dataset".into()]) {
+                Ok(crate::data::DatasetSpec::Synthetic(s)) => s,
+                _ => unreachable!("the default synthetic spec is valid"),
+            }
+        }
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let n = crate::data::synthetic::write_corpus(&spec, out)?;
+    println!("wrote {n} clips ({} classes x {}) to {}", spec.classes, spec.clips_per_class, out.display());
+    Ok(exit::OK)
+}
+
+pub fn default_cache() -> PathBuf {
+    PathBuf::from(".vaerun-cache")
+}

@@ -1,0 +1,101 @@
+//! Clusterers, metrics and (later) 2-D projections. Each clusterer is one
+//! file implementing [`Clusterer`] plus one line in [`REGISTRY`].
+
+pub mod kmeans;
+pub mod metrics;
+
+use anyhow::Result;
+use ndarray::Array2;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::spec::KeyError;
+
+pub trait Clusterer: Send + Sync {
+    fn kind(&self) -> &'static str;
+    fn params(&self) -> serde_json::Value;
+    fn version(&self) -> u32 {
+        1
+    }
+    /// Labels per row; −1 marks noise for clusterers that have it.
+    /// `n_classes` is the number of true classes, when known (for `k = "labels"`).
+    fn fit_predict(&self, x: &Array2<f32>, n_classes: Option<usize>, seed: u64) -> Result<Vec<i64>>;
+}
+
+type ParseFn = fn(&toml::Table, &[String]) -> Result<Box<dyn Clusterer>, KeyError>;
+
+pub const REGISTRY: &[(&str, ParseFn)] = &[("kmeans", kmeans::parse)];
+
+pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Clusterer>, KeyError> {
+    let kind_path = crate::spec::error::join_path(path, &["kind".into()]);
+    let kinds: Vec<&str> = REGISTRY.iter().map(|(k, _)| *k).collect();
+    let kind = match table.get("kind") {
+        Some(toml::Value::String(s)) => s.as_str(),
+        Some(other) => {
+            return Err(KeyError::new(
+                &kind_path,
+                format!("expected a string, found {}", crate::spec::grid::type_name(other)),
+            ))
+        }
+        None => return Err(KeyError::new(&kind_path, format!("missing; one of {}", kinds.join(", ")))),
+    };
+    match REGISTRY.iter().find(|(k, _)| *k == kind) {
+        Some((_, parse)) => parse(table, path),
+        None => Err(KeyError::new(&kind_path, crate::data::unknown_kind(kind, &kinds))),
+    }
+}
+
+/// A number of clusters: fixed, or `"labels"` for the number of true classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NClusters {
+    Fixed(usize),
+    Labels,
+}
+
+impl NClusters {
+    pub fn resolve(self, n_classes: Option<usize>) -> Result<usize> {
+        match self {
+            NClusters::Fixed(k) => Ok(k),
+            NClusters::Labels => n_classes
+                .ok_or_else(|| anyhow::anyhow!("k = \"labels\" needs a labelled dataset; give a number instead")),
+        }
+    }
+}
+
+impl Serialize for NClusters {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            NClusters::Fixed(k) => s.serialize_u64(*k as u64),
+            NClusters::Labels => s.serialize_str("labels"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NClusters {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = NClusters;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer of at least 2, or \"labels\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NClusters, E> {
+                if v >= 2 {
+                    Ok(NClusters::Fixed(v as usize))
+                } else {
+                    Err(E::custom(format!("expected at least 2 clusters, found {v}")))
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NClusters, E> {
+                self.visit_i64(v.min(i64::MAX as u64) as i64)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NClusters, E> {
+                if v == "labels" {
+                    Ok(NClusters::Labels)
+                } else {
+                    Err(E::custom(format!("expected an integer or \"labels\", found \"{v}\"")))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

@@ -1,0 +1,121 @@
+//! Dataset sources. Every source resolves to a list of [`Track`]s with a
+//! path on disk, so the decode stage is the same real path for all of them.
+
+pub mod folders;
+pub mod synthetic;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::{typed, KeyError};
+
+/// One audio file of the dataset.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Track {
+    /// Stable id: the path relative to the dataset root, with `/` separators.
+    pub id: String,
+    pub path: PathBuf,
+    pub label: Option<String>,
+    pub lyrics: Option<String>,
+}
+
+/// What to do with a file that cannot be decoded or is unusable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Leave the file out, list it in the results and the report.
+    #[default]
+    Skip,
+    /// Stop the run.
+    Fail,
+}
+
+/// How tracks are decoded: the parameters of the decode stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecodeParams {
+    pub sample_rate: u32,
+    /// Seconds skipped at the start.
+    pub offset: f64,
+    /// Seconds kept after the offset (None = to the end).
+    pub duration: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DatasetSpec {
+    Synthetic(synthetic::SyntheticSpec),
+    Folders(folders::FoldersSpec),
+}
+
+pub const DATASET_KINDS: &[&str] = &["synthetic", "folders"];
+
+impl DatasetSpec {
+    pub fn parse(table: &toml::Table, path: &[String]) -> Result<Self, KeyError> {
+        let kind_path = crate::spec::error::join_path(path, &["kind".into()]);
+        let kind = match table.get("kind") {
+            None => return Err(KeyError::new(&kind_path, format!("missing; one of {}", DATASET_KINDS.join(", ")))),
+            Some(toml::Value::String(s)) => s.as_str(),
+            Some(other) => {
+                return Err(KeyError::new(
+                    &kind_path,
+                    format!("expected a string, found {}", crate::spec::grid::type_name(other)),
+                ))
+            }
+        };
+        let value = toml::Value::Table(table.clone());
+        match kind {
+            "synthetic" => Ok(DatasetSpec::Synthetic(typed::<synthetic::SyntheticSpec>(value, path)?.checked(path)?)),
+            "folders" => Ok(DatasetSpec::Folders(typed::<folders::FoldersSpec>(value, path)?.checked(path)?)),
+            other => Err(KeyError::new(&kind_path, unknown_kind(other, DATASET_KINDS))),
+        }
+    }
+
+    pub fn decode_params(&self) -> DecodeParams {
+        match self {
+            DatasetSpec::Synthetic(s) => DecodeParams { sample_rate: s.sample_rate, offset: 0.0, duration: None },
+            DatasetSpec::Folders(f) => {
+                DecodeParams { sample_rate: f.sample_rate, offset: f.offset, duration: f.duration }
+            }
+        }
+    }
+
+    pub fn on_error(&self) -> OnError {
+        match self {
+            DatasetSpec::Synthetic(_) => OnError::Fail,
+            DatasetSpec::Folders(f) => f.on_error,
+        }
+    }
+
+    pub fn min_duration(&self) -> f64 {
+        match self {
+            DatasetSpec::Synthetic(_) => 0.0,
+            DatasetSpec::Folders(f) => f.min_duration,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            DatasetSpec::Synthetic(s) => format!(
+                "synthetic corpus: {} classes x {} clips of {} s (seed {})",
+                s.classes, s.clips_per_class, s.duration, s.seed
+            ),
+            DatasetSpec::Folders(f) => format!("folders under {}", f.path.display()),
+        }
+    }
+}
+
+pub fn unknown_kind(kind: &str, known: &[&str]) -> String {
+    match crate::spec::suggest::nearest(kind, known.iter().copied()) {
+        Some(b) => format!("unknown kind `{kind}`; did you mean `{b}`?"),
+        None => format!("unknown kind `{kind}`; known kinds: {}", known.join(", ")),
+    }
+}
+
+/// Audio extensions the decoder understands.
+pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "au", "snd"];
+
+pub fn is_audio(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}

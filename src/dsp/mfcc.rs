@@ -1,0 +1,54 @@
+//! power_to_db and MFCC (DCT-II, orthonormal), as librosa 0.11.
+
+/// `librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db)` over a whole matrix.
+pub fn power_to_db(s: &[f32], amin: f64, top_db: Option<f64>) -> Vec<f32> {
+    let mut db: Vec<f32> = s.iter().map(|&v| (10.0 * (v as f64).max(amin).log10()) as f32).collect();
+    if let Some(top) = top_db {
+        let max = db.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let floor = (max as f64 - top) as f32;
+        for v in &mut db {
+            *v = v.max(floor);
+        }
+    }
+    db
+}
+
+/// Rows 0..n_out of the orthonormal DCT-II matrix for inputs of length n_in
+/// (scipy `dct(type=2, norm='ortho')`).
+pub fn dct2_ortho(n_in: usize, n_out: usize) -> Vec<Vec<f64>> {
+    let n = n_in as f64;
+    (0..n_out)
+        .map(|k| {
+            let scale = if k == 0 { (1.0 / n).sqrt() } else { (2.0 / n).sqrt() };
+            (0..n_in)
+                .map(|i| scale * (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2.0 * n)).cos())
+                .collect()
+        })
+        .collect()
+}
+
+/// MFCC from a log-mel matrix (n_mels × frames, row-major): DCT along the mel
+/// axis, then the optional lifter `1 + (L/2)·sin(π(k+1)/L)`.
+pub fn mfcc_from_db(db: &[f32], n_mels: usize, frames: usize, dct: &[Vec<f64>], lifter: f64) -> Vec<f32> {
+    let n_mfcc = dct.len();
+    let mut out = vec![0f32; n_mfcc * frames];
+    let mut acc = vec![0f64; frames];
+    for (k, row) in dct.iter().enumerate() {
+        acc.iter_mut().for_each(|a| *a = 0.0);
+        for (m, &c) in row.iter().enumerate().take(n_mels) {
+            let src = &db[m * frames..(m + 1) * frames];
+            for (a, &v) in acc.iter_mut().zip(src) {
+                *a += c * v as f64;
+            }
+        }
+        let lift = if lifter > 0.0 {
+            1.0 + (lifter / 2.0) * (std::f64::consts::PI * (k + 1) as f64 / lifter).sin()
+        } else {
+            1.0
+        };
+        for (o, a) in out[k * frames..(k + 1) * frames].iter_mut().zip(&acc) {
+            *o = (*a as f32 as f64 * lift) as f32;
+        }
+    }
+    out
+}

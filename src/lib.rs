@@ -1,0 +1,17 @@
+//! vaerun: reproducible studies of unsupervised music clustering with
+//! variational autoencoders, declared in one TOML file.
+//!
+//! Data flow: `spec` (load, validate, expand the grid) → `pipeline` (the
+//! only module that knows the stage order) → `data` / `audio` / `dsp` →
+//! `models` → `cluster` → `report`; every stage is cached by `cache`.
+
+pub mod audio;
+pub mod cache;
+pub mod cli;
+pub mod cluster;
+pub mod data;
+pub mod dsp;
+pub mod models;
+pub mod pipeline;
+pub mod report;
+pub mod spec;

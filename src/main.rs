@@ -1,0 +1,81 @@
+//! `runner`: parses the command line and dispatches; the work lives in the
+//! library (`vaerun::cli`).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use vaerun::cli::{self, exit, Failure};
+
+#[derive(Parser)]
+#[command(
+    name = "runner",
+    version,
+    about = "Reproducible studies of unsupervised music clustering with VAEs, from one TOML file",
+    after_help = "Exit codes: 0 every cell succeeded · 1 some cells failed · 2 invalid experiment or arguments · 3 the run could not proceed\n\
+                  Configuration: the file, then RUNNER_SECTION__KEY=value environment variables \
+                  (e.g. RUNNER_MODELS__VAE__EPOCHS=10), then --set section.key=value."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an experiment: compute what is not cached, write reports/<name>/.
+    Run {
+        /// The experiment file.
+        experiment: PathBuf,
+        /// Override a key, e.g. --set models.vae.epochs=10 (repeatable; values are TOML).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Compute only this cell (as listed by `runner plan`) and print its result.
+        #[arg(long)]
+        cell: Option<String>,
+        /// No progress bars or summary (errors are still printed).
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// List the expanded cells and which of their stages are cached.
+    Plan {
+        experiment: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Check an experiment file without running anything.
+    Validate {
+        experiment: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Write the built-in synthetic corpus as WAV files in the GTZAN layout
+    /// (DIR/<class>/<class>.000NN.wav, lyrics in .txt beside them).
+    Synth {
+        /// Where to write the corpus.
+        #[arg(long)]
+        out: PathBuf,
+        /// Take the corpus settings from this experiment's [dataset] (default: built-in defaults).
+        #[arg(long)]
+        experiment: Option<PathBuf>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result: Result<i32, Failure> = match cli.command {
+        Command::Run { experiment, set, cell, quiet } => cli::run(&experiment, &set, cell, quiet),
+        Command::Plan { experiment, set } => cli::plan(&experiment, &set),
+        Command::Validate { experiment, set } => cli::validate(&experiment, &set),
+        Command::Synth { out, experiment, set } => cli::synth(experiment.as_deref(), &set, &out),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(Failure { code, error }) => {
+            eprintln!("error: {error:#}");
+            code
+        }
+    };
+    std::process::exit(if code == exit::OK { 0 } else { code });
+}

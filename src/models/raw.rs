@@ -1,0 +1,42 @@
+//! `raw` baseline: the (standardised) features themselves.
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use super::{FitInput, Fitted, Representer};
+use crate::dsp::FeatureShape;
+use crate::spec::KeyError;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParams {
+    pub kind: String,
+}
+
+pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {
+    Ok(Box::new(Raw { p: super::typed_params(table, path)? }))
+}
+
+pub struct Raw {
+    p: RawParams,
+}
+
+impl Representer for Raw {
+    fn kind(&self) -> &'static str {
+        "raw"
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::to_value(&self.p).unwrap()
+    }
+    fn uses_seed(&self) -> bool {
+        false
+    }
+    fn accepts(&self, shape: FeatureShape) -> bool {
+        matches!(shape, FeatureShape::Summary { .. })
+    }
+    fn fit(&self, input: &FitInput, _out_dir: &Path) -> Result<Fitted> {
+        Ok(Fitted { latent: input.x.clone(), history: Vec::new() })
+    }
+}

@@ -1,0 +1,85 @@
+//! Resolving the dataset to tracks, each with an input key that identifies
+//! its content: the synthetic corpus by (corpus key, track id) — known before
+//! the corpus is written, so `plan` can work without generating it — and
+//! files on disk by the blake3 of their bytes.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use rayon::prelude::*;
+
+use crate::cache::{hash_file, Key, KeyBuilder, Store};
+use crate::data::{folders, synthetic, DatasetSpec, Track};
+
+pub struct ResolvedDataset {
+    pub tracks: Vec<Track>,
+    pub input_keys: Vec<Key>,
+    /// Sorted class names, when the dataset is labelled.
+    pub classes: Vec<String>,
+    /// Where the synthetic corpus lives (None for folder datasets).
+    corpus: Option<(Key, PathBuf, synthetic::SyntheticSpec)>,
+}
+
+const CORPUS_STAGE: &str = "corpus";
+const CORPUS_VERSION: u32 = 1;
+
+pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
+    let (tracks, input_keys, corpus) = match spec {
+        DatasetSpec::Synthetic(s) => {
+            let key = KeyBuilder::new(CORPUS_STAGE, CORPUS_VERSION)
+                .params("spec", &serde_json::to_value(s)?)
+                .finish();
+            let dir = store.path(CORPUS_STAGE, &key);
+            let mut tracks = Vec::new();
+            let mut keys = Vec::new();
+            for class in s.class_names() {
+                for i in 0..s.clips_per_class {
+                    let file = format!("{class}.{i:05}.wav");
+                    let id = format!("{class}/{file}");
+                    keys.push(KeyBuilder::new("synthetic-track", 1).input("corpus", &key).bytes("id", id.as_bytes()).finish());
+                    tracks.push(Track { id, path: dir.join(class).join(&file), label: Some(class.to_string()), lyrics: None });
+                }
+            }
+            (tracks, keys, Some((key, dir, s.clone())))
+        }
+        DatasetSpec::Folders(f) => {
+            let tracks = folders::list(&f.path)?;
+            let keys = tracks
+                .par_iter()
+                .map(|t| hash_file(&t.path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", t.path.display())))
+                .collect::<Result<Vec<_>>>()?;
+            (tracks, keys, None)
+        }
+    };
+    let mut classes: Vec<String> = tracks.iter().filter_map(|t| t.label.clone()).collect();
+    classes.sort();
+    classes.dedup();
+    Ok(ResolvedDataset { tracks, input_keys, classes, corpus })
+}
+
+impl ResolvedDataset {
+    /// Writes the synthetic corpus into the cache if it is not there yet, and
+    /// loads lyrics written beside the clips. Returns whether it was cached.
+    pub fn materialize(&mut self, store: &Store) -> Result<bool> {
+        let Some((key, _, spec)) = &self.corpus else { return Ok(true) };
+        let (dir, cached) = store.get_or_build(CORPUS_STAGE, key, |tmp| {
+            synthetic::write_corpus(spec, tmp)?;
+            std::fs::write(tmp.join("corpus.json"), serde_json::to_string_pretty(spec)?)?;
+            Ok(())
+        })?;
+        for t in &mut self.tracks {
+            let lyrics = dir.join(&t.id).with_extension("txt"); // `rock.00007.wav` → `rock.00007.txt`
+            if let Ok(text) = std::fs::read_to_string(lyrics) {
+                t.lyrics = Some(text.trim().to_string());
+            }
+        }
+        Ok(cached)
+    }
+
+    pub fn label_index(&self) -> Option<Vec<usize>> {
+        self.tracks
+            .iter()
+            .map(|t| t.label.as_ref().map(|l| self.classes.binary_search(l).unwrap()))
+            .collect()
+    }
+}

@@ -1,0 +1,43 @@
+//! Results on disk: `results.json` (the full record), `results.csv` and
+//! `results.parquet` (one row per cell), and the rendered `report.md` and
+//! `report.html`. `runner report` re-renders from `results.json` alone.
+
+pub mod render;
+pub mod results;
+pub mod table;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use results::RunRecord;
+
+/// Every file a report folder holds.
+pub const FILES: &[&str] = &["results.json", "results.csv", "results.parquet", "report.md", "report.html"];
+
+pub fn write_all(rec: &RunRecord, dir: &Path, templates: Option<&Path>) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let json = serde_json::to_vec_pretty(rec)?;
+    crate::cache::write_atomic(&dir.join("results.json"), &json)?;
+    render_from(rec, dir, templates)?;
+    Ok(FILES.iter().map(|f| dir.join(f)).collect())
+}
+
+/// Tables and documents from a record (no computation).
+pub fn render_from(rec: &RunRecord, dir: &Path, templates: Option<&Path>) -> Result<()> {
+    let mut df = table::dataframe(rec)?;
+    table::write_csv(&mut df, &dir.join("results.csv"))?;
+    table::write_parquet(&mut df, &dir.join("results.parquet"))?;
+    let (md, html) = render::render(rec, templates)?;
+    crate::cache::write_atomic(&dir.join("report.md"), md.as_bytes())?;
+    crate::cache::write_atomic(&dir.join("report.html"), html.as_bytes())?;
+    Ok(())
+}
+
+pub fn load(dir: &Path) -> Result<RunRecord> {
+    let path = dir.join("results.json");
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!("cannot read {}: run the experiment first (`runner run EXP.toml`)", path.display())
+    })?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a vaerun results file", path.display()))
+}

@@ -1,0 +1,89 @@
+//! The results of a run: what `results.json` holds, and what `runner report`
+//! renders from without recomputing anything.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::StageCounts;
+use crate::models::EpochLoss;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunRecord {
+    pub experiment: String,
+    pub description: String,
+    pub file: String,
+    pub vaerun_version: String,
+    pub git_commit: Option<String>,
+    pub device: String,
+    pub wall_seconds: f64,
+    pub dataset: DatasetInfo,
+    pub cache: BTreeMap<String, StageCounts>,
+    pub sort_by: String,
+    pub cells: Vec<CellResult>,
+    /// Training history per representation artifact (by its cache key).
+    pub histories: BTreeMap<String, Vec<EpochLoss>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DatasetInfo {
+    pub description: String,
+    pub tracks: usize,
+    pub classes: Vec<ClassCount>,
+    pub skipped: Vec<SkippedTrack>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClassCount {
+    pub name: String,
+    pub tracks: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SkippedTrack {
+    pub track: String,
+    pub feature_set: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CellResult {
+    pub cell: String,
+    pub status: CellStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub feature_set: String,
+    pub representation: String,
+    pub representation_kind: String,
+    pub group: String,
+    pub clusterer: String,
+    pub clusterer_kind: String,
+    pub seed: u64,
+    /// Every resolved parameter: `features.n_mfcc`, `repr.latent_dim`, `cluster.k`, ...
+    pub params: BTreeMap<String, serde_json::Value>,
+    pub tracks: usize,
+    pub clusters: Option<usize>,
+    pub noise_fraction: Option<f64>,
+    /// Metric values; `null` when undefined (see `undefined`).
+    pub metrics: BTreeMap<String, Option<f64>>,
+    #[serde(default)]
+    pub undefined: BTreeMap<String, String>,
+    /// Seconds per stage (0 when it came from the cache).
+    pub timings: BTreeMap<String, f64>,
+    pub cached: BTreeMap<String, bool>,
+    pub final_loss: Option<EpochLoss>,
+    pub keys: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CellStatus {
+    Ok,
+    Failed,
+}
+
+impl RunRecord {
+    pub fn failed(&self) -> impl Iterator<Item = &CellResult> {
+        self.cells.iter().filter(|c| c.status == CellStatus::Failed)
+    }
+}

@@ -1,0 +1,406 @@
+//! The experiment schema: loading (file < environment < `--set`), validation
+//! with located errors, and grid expansion into cells.
+
+pub mod error;
+pub mod grid;
+pub mod source;
+pub mod suggest;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{self, Clusterer};
+use crate::data::DatasetSpec;
+use crate::dsp::FeatureSetSpec;
+use crate::models::{self, Representer};
+pub use error::{KeyError, SpecError};
+use grid::Variant;
+use source::Sources;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSection {
+    /// Names the report folder (`reports/<name>/`).
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Every cell runs once per seed.
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// `cpu`, `cuda`, `cuda:N`, `metal` or `auto`.
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Content-addressed cache; relative paths are relative to the working
+    /// directory. Default `.vaerun-cache`.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+    /// Worker threads for parallel stages (0 = all cores).
+    #[serde(default)]
+    pub threads: usize,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+fn default_device() -> String {
+    "cpu".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Metric names to compute; default all that apply.
+    #[serde(default = "crate::cluster::metrics::default_metric_names")]
+    pub include: Vec<String>,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection { include: cluster::metrics::default_metric_names() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSection {
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Metric that orders the leaderboard; default NMI when labels exist,
+    /// silhouette otherwise.
+    #[serde(default)]
+    pub sort_by: Option<String>,
+    /// Folder that receives `<experiment name>/`. Default `reports`.
+    #[serde(default = "default_report_dir")]
+    pub out_dir: PathBuf,
+    /// A folder with `report.html` / `report.md` templates that replace the
+    /// built-in ones.
+    #[serde(default)]
+    pub templates: Option<PathBuf>,
+}
+
+fn default_report_dir() -> PathBuf {
+    PathBuf::from("reports")
+}
+
+impl Default for ReportSection {
+    fn default() -> Self {
+        ReportSection { title: None, sort_by: None, out_dir: default_report_dir(), templates: None }
+    }
+}
+
+/// The file's top level. Named sections stay raw tables here: they may hold
+/// sweeps, and their schema depends on their `kind`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    experiment: ExperimentSection,
+    dataset: toml::Table,
+    features: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    models: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    baselines: BTreeMap<String, toml::Table>,
+    clusterers: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    metrics: MetricsSection,
+    #[serde(default)]
+    report: ReportSection,
+}
+
+/// One concrete feature set.
+#[derive(Debug)]
+pub struct FeatureVariant {
+    pub name: String,
+    pub label: String,
+    pub spec: FeatureSetSpec,
+}
+
+/// Whether a representation was declared under `[models]` or `[baselines]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    Model,
+    Baseline,
+}
+
+/// One concrete representation (model or baseline).
+pub struct ReprVariant {
+    pub name: String,
+    pub label: String,
+    pub group: Group,
+    /// Feature sets it applies to; `None` means every compatible set.
+    pub features: Option<Vec<String>>,
+    pub swept: Vec<(String, toml::Value)>,
+    pub repr: Box<dyn Representer>,
+}
+
+/// One concrete clusterer.
+pub struct ClusterVariant {
+    pub name: String,
+    pub label: String,
+    pub swept: Vec<(String, toml::Value)>,
+    pub clusterer: Box<dyn Clusterer>,
+}
+
+/// The unit of work: a feature set, a representation, a clusterer and a seed.
+#[derive(Clone)]
+pub struct Cell {
+    pub id: String,
+    pub features: Arc<FeatureVariant>,
+    pub repr: Arc<ReprVariant>,
+    pub clusterer: Arc<ClusterVariant>,
+    pub seed: u64,
+}
+
+/// A loaded, validated and expanded experiment.
+pub struct Experiment {
+    pub file: PathBuf,
+    pub experiment: ExperimentSection,
+    pub dataset: DatasetSpec,
+    pub feature_sets: Vec<Arc<FeatureVariant>>,
+    pub representations: Vec<Arc<ReprVariant>>,
+    pub clusterers: Vec<Arc<ClusterVariant>>,
+    pub metrics: MetricsSection,
+    pub report: ReportSection,
+    pub cells: Vec<Cell>,
+}
+
+impl Experiment {
+    /// Loads `file`, applies `RUNNER_*` variables and `--set` overrides,
+    /// validates every section and expands the grid.
+    pub fn load(file: &Path, overrides: &[String]) -> Result<Experiment, SpecError> {
+        let (sources, merged) = Sources::load(file, overrides)?;
+        build(&sources, merged).map_err(|e| sources.error(e))
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.experiment.cache_dir.clone().unwrap_or_else(|| PathBuf::from(".vaerun-cache"))
+    }
+
+    pub fn report_dir(&self) -> PathBuf {
+        self.report.out_dir.join(&self.experiment.name)
+    }
+}
+
+/// Deserialises `value` into `T`, reporting the exact key that failed
+/// (relative to `path`) and suggesting the nearest key for a typo.
+pub fn typed<T: DeserializeOwned>(value: toml::Value, path: &[String]) -> Result<T, KeyError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let mut full = path.to_vec();
+        for seg in e.path().iter() {
+            match seg {
+                serde_path_to_error::Segment::Map { key } => full.push(key.clone()),
+                serde_path_to_error::Segment::Seq { index } => full.push(index.to_string()),
+                serde_path_to_error::Segment::Enum { variant } => full.push(variant.clone()),
+                serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        let message = e.inner().to_string();
+        // serde reports an unknown field at the map that holds it; name the field.
+        if let Some(field) = message
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+        {
+            full.push(field.to_string());
+        }
+        KeyError { path: full, message: tidy_message(&message) }
+    })
+}
+
+/// serde says "invalid type: string \"x\", expected u64"; users read
+/// "expected a non-negative integer, found string \"x\"".
+fn tidy_message(m: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((found, expected)) = m.strip_prefix(prefix).and_then(|r| r.rsplit_once(", expected ")) {
+            return format!("expected {}, found {found}", plain_type(expected));
+        }
+    }
+    suggest::rewrite_unknown_field(m)
+}
+
+fn plain_type(t: &str) -> String {
+    match t {
+        "u64" | "u32" | "usize" | "u16" | "u8" => "a non-negative integer".into(),
+        "i64" | "i32" => "an integer".into(),
+        "f64" | "f32" => "a number".into(),
+        "a boolean" | "bool" => "true or false".into(),
+        other => other.to_string(),
+    }
+}
+
+fn p(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError> {
+    let raw: RawSpec = typed(merged, &[]).map_err(|mut e| {
+        if let Some(field) = e.message.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            e.message = format!("missing section [{field}]");
+        }
+        e
+    })?;
+    let _ = sources;
+    if raw.experiment.seeds.is_empty() {
+        return Err(KeyError::at(&["experiment", "seeds"], "give at least one seed"));
+    }
+    if raw.experiment.name.trim().is_empty()
+        || raw.experiment.name.contains(['/', '\\'])
+        || raw.experiment.name.starts_with('.')
+    {
+        return Err(KeyError::at(
+            &["experiment", "name"],
+            "must be a plain folder name (no slashes, not starting with a dot)",
+        ));
+    }
+    crate::models::device::parse_device(&raw.experiment.device)
+        .map_err(|m| KeyError::at(&["experiment", "device"], m))?;
+    let dataset = DatasetSpec::parse(&raw.dataset, &p(&["dataset"]))?;
+
+    if raw.features.is_empty() {
+        return Err(KeyError::at(&["features"], "declare at least one feature set, e.g. [features.mfcc]"));
+    }
+    let mut feature_sets = Vec::new();
+    for (name, table) in &raw.features {
+        let path = p(&["features", name]);
+        for v in grid::expand(table, &path)? {
+            let spec = FeatureSetSpec::parse(&v.table, &path)?;
+            feature_sets.push(Arc::new(FeatureVariant { name: name.clone(), label: v.label(name), spec }));
+        }
+    }
+
+    if raw.models.is_empty() && raw.baselines.is_empty() {
+        return Err(KeyError::at(&["models"], "declare at least one model or baseline, e.g. [models.vae]"));
+    }
+    let mut representations = Vec::new();
+    for (group, section, entries) in
+        [(Group::Model, "models", &raw.models), (Group::Baseline, "baselines", &raw.baselines)]
+    {
+        for (name, table) in entries {
+            let path = p(&[section, name]);
+            if representations.iter().any(|r: &Arc<ReprVariant>| &r.name == name) {
+                return Err(KeyError::new(&path, "this name is used in both [models] and [baselines]"));
+            }
+            let mut table = table.clone();
+            let features = take_feature_selector(&mut table, &path, &raw.features)?;
+            for v in grid::expand(&table, &path)? {
+                let repr = models::parse(group, &v.table, &path)?;
+                representations.push(Arc::new(ReprVariant {
+                    name: name.clone(),
+                    label: v.label(name),
+                    group,
+                    features: features.clone(),
+                    swept: v.swept,
+                    repr,
+                }));
+            }
+        }
+    }
+
+    if raw.clusterers.is_empty() {
+        return Err(KeyError::at(&["clusterers"], "declare at least one clusterer, e.g. [clusterers.kmeans]"));
+    }
+    let mut clusterers = Vec::new();
+    for (name, table) in &raw.clusterers {
+        let path = p(&["clusterers", name]);
+        for Variant { table, swept } in grid::expand(table, &path)? {
+            let v = Variant { table, swept };
+            let clusterer = cluster::parse(&v.table, &path)?;
+            clusterers.push(Arc::new(ClusterVariant {
+                name: name.clone(),
+                label: v.label(name),
+                swept: v.swept,
+                clusterer,
+            }));
+        }
+    }
+
+    for (i, m) in raw.metrics.include.iter().enumerate() {
+        if !cluster::metrics::ALL_METRICS.contains(&m.as_str()) {
+            let hint = suggest::nearest(m, cluster::metrics::ALL_METRICS.iter().copied())
+                .map(|b| format!("; did you mean `{b}`?"))
+                .unwrap_or_else(|| format!("; known: {}", cluster::metrics::ALL_METRICS.join(", ")));
+            return Err(KeyError::at(&["metrics", "include", &i.to_string()], format!("unknown metric `{m}`{hint}")));
+        }
+    }
+    if let Some(s) = &raw.report.sort_by {
+        if !cluster::metrics::ALL_METRICS.contains(&s.as_str()) {
+            return Err(KeyError::at(&["report", "sort_by"], format!("unknown metric `{s}`")));
+        }
+    }
+
+    let mut cells = Vec::new();
+    for f in &feature_sets {
+        for r in &representations {
+            if r.features.as_ref().is_some_and(|names| !names.contains(&f.name)) {
+                continue;
+            }
+            if !r.repr.accepts(f.spec.shape()) {
+                continue;
+            }
+            for c in &clusterers {
+                for &seed in &raw.experiment.seeds {
+                    cells.push(Cell {
+                        id: format!("{}/{}/{}/seed={seed}", f.label, r.label, c.label),
+                        features: f.clone(),
+                        repr: r.clone(),
+                        clusterer: c.clone(),
+                        seed,
+                    });
+                }
+            }
+        }
+    }
+    if cells.is_empty() {
+        return Err(KeyError::at(&["models"], "no representation accepts any declared feature set"));
+    }
+
+    Ok(Experiment {
+        file: sources.file.clone(),
+        experiment: raw.experiment,
+        dataset,
+        feature_sets,
+        representations,
+        clusterers,
+        metrics: raw.metrics,
+        report: raw.report,
+        cells,
+    })
+}
+
+/// Removes the generic `features = "name"` / `["a", "b"]` key from a
+/// representation's table and checks the names.
+fn take_feature_selector(
+    table: &mut toml::Table,
+    path: &[String],
+    declared: &BTreeMap<String, toml::Table>,
+) -> Result<Option<Vec<String>>, KeyError> {
+    let Some(value) = table.remove("features") else { return Ok(None) };
+    let kpath = error::join_path(path, &["features".to_string()]);
+    let names: Vec<String> = match value {
+        toml::Value::String(s) => vec![s],
+        toml::Value::Array(a) => a
+            .into_iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(|| KeyError::new(&kpath, "expected a feature-set name or a list of names"))?,
+        other => {
+            return Err(KeyError::new(
+                &kpath,
+                format!("expected a feature-set name or a list of names, found {}", grid::type_name(&other)),
+            ))
+        }
+    };
+    for n in &names {
+        if !declared.contains_key(n) {
+            let hint = suggest::nearest(n, declared.keys().map(String::as_str))
+                .map(|b| format!("; did you mean `{b}`?"))
+                .unwrap_or_default();
+            return Err(KeyError::new(&kpath, format!("no feature set named `{n}` in [features]{hint}")));
+        }
+    }
+    Ok(Some(names))
+}
