@@ -29,13 +29,19 @@ pub struct Failure {
 
 impl From<SpecError> for Failure {
     fn from(e: SpecError) -> Self {
-        Failure { code: exit::BAD_SPEC, error: e.into() }
+        Failure {
+            code: exit::BAD_SPEC,
+            error: e.into(),
+        }
     }
 }
 
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
-        Failure { code: exit::RUNTIME, error: e }
+        Failure {
+            code: exit::RUNTIME,
+            error: e,
+        }
     }
 }
 
@@ -64,14 +70,38 @@ pub fn plan(file: &Path, set: &[String]) -> Result<i32, Failure> {
     let mark = |b: bool| if b { "cached" } else { "run" };
     let width = cells.iter().map(|c| c.id.len()).max().unwrap_or(4).max(4);
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{:width$}  {:>9}  {:>9}  {:>7}  {:>6}", "cell", "features", "represent", "cluster", "score").ok();
+    writeln!(
+        out,
+        "{:width$}  {:>9}  {:>9}  {:>7}  {:>6}",
+        "cell", "features", "represent", "cluster", "score"
+    )
+    .ok();
     let mut todo = 0;
     for c in &cells {
         let f = format!("{}/{}", c.features_cached.0, c.features_cached.1);
-        writeln!(out, "{:width$}  {:>9}  {:>9}  {:>7}  {:>6}", c.id, f, mark(c.represent), mark(c.cluster), mark(c.score)).ok();
-        todo += usize::from(!(c.represent && c.cluster && c.score && c.features_cached.0 == c.features_cached.1));
+        writeln!(
+            out,
+            "{:width$}  {:>9}  {:>9}  {:>7}  {:>6}",
+            c.id,
+            f,
+            mark(c.represent),
+            mark(c.cluster),
+            mark(c.score)
+        )
+        .ok();
+        todo += usize::from(
+            !(c.represent && c.cluster && c.score && c.features_cached.0 == c.features_cached.1),
+        );
     }
-    writeln!(out, "{} cells, {} fully cached, {} to compute (cache: {})", cells.len(), cells.len() - todo, todo, exp.cache_dir().display()).ok();
+    writeln!(
+        out,
+        "{} cells, {} fully cached, {} to compute (cache: {})",
+        cells.len(),
+        cells.len() - todo,
+        todo,
+        exp.cache_dir().display()
+    )
+    .ok();
     Ok(exit::OK)
 }
 
@@ -79,12 +109,20 @@ pub fn run(file: &Path, set: &[String], cell: Option<String>, quiet: bool) -> Re
     let exp = load(file, set)?;
     let single = cell.is_some();
     if !quiet {
-        eprintln!("{}: {} cells, cache {}", exp.experiment.name, exp.cells.len(), exp.cache_dir().display());
+        eprintln!(
+            "{}: {} cells, cache {}",
+            exp.experiment.name,
+            exp.cells.len(),
+            exp.cache_dir().display()
+        );
     }
     let outcome = pipeline::run(&exp, &RunOptions { quiet, cell })?;
     let rec = &outcome.record;
     if single {
-        println!("{}", serde_json::to_string_pretty(&rec.cells).map_err(anyhow::Error::from)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rec.cells).map_err(anyhow::Error::from)?
+        );
     } else {
         let dir = exp.report_dir();
         report::write_all(rec, &dir, exp.report.templates.as_deref())?;
@@ -99,7 +137,11 @@ pub fn run(file: &Path, set: &[String], cell: Option<String>, quiet: bool) -> Re
         let cache_line = if computed == 0 {
             "every cell came from the cache".to_string()
         } else {
-            let parts: Vec<String> = rec.cache.iter().map(|(s, c)| format!("{s} {}/{}", c.misses, c.hits + c.misses)).collect();
+            let parts: Vec<String> = rec
+                .cache
+                .iter()
+                .map(|(s, c)| format!("{s} {}/{}", c.misses, c.hits + c.misses))
+                .collect();
             format!("computed {computed}, cached {hits} ({})", parts.join(", "))
         };
         eprintln!(
@@ -111,9 +153,17 @@ pub fn run(file: &Path, set: &[String], cell: Option<String>, quiet: bool) -> Re
         );
     }
     for f in &failed {
-        eprintln!("FAILED {}: {}", f.cell, f.error.as_deref().unwrap_or("unknown error"));
+        eprintln!(
+            "FAILED {}: {}",
+            f.cell,
+            f.error.as_deref().unwrap_or("unknown error")
+        );
     }
-    Ok(if failed.is_empty() { exit::OK } else { exit::CELLS_FAILED })
+    Ok(if failed.is_empty() {
+        exit::OK
+    } else {
+        exit::CELLS_FAILED
+    })
 }
 
 pub fn synth(file: Option<&Path>, set: &[String], out: &Path) -> Result<i32, Failure> {
@@ -123,7 +173,10 @@ pub fn synth(file: Option<&Path>, set: &[String], out: &Path) -> Result<i32, Fai
             _ => {
                 return Err(Failure {
                     code: exit::BAD_SPEC,
-                    error: anyhow::anyhow!("{}: [dataset] is not kind = \"synthetic\"", f.display()),
+                    error: anyhow::anyhow!(
+                        "{}: [dataset] is not kind = \"synthetic\"",
+                        f.display()
+                    ),
                 })
             }
         },
@@ -137,7 +190,12 @@ pub fn synth(file: Option<&Path>, set: &[String], out: &Path) -> Result<i32, Fai
     };
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let n = crate::data::synthetic::write_corpus(&spec, out)?;
-    println!("wrote {n} clips ({} classes x {}) to {}", spec.classes, spec.clips_per_class, out.display());
+    println!(
+        "wrote {n} clips ({} classes x {}) to {}",
+        spec.classes,
+        spec.clips_per_class,
+        out.display()
+    );
     Ok(exit::OK)
 }
 

@@ -65,10 +65,19 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result: Result<i32, Failure> = match cli.command {
-        Command::Run { experiment, set, cell, quiet } => cli::run(&experiment, &set, cell, quiet),
+        Command::Run {
+            experiment,
+            set,
+            cell,
+            quiet,
+        } => cli::run(&experiment, &set, cell, quiet),
         Command::Plan { experiment, set } => cli::plan(&experiment, &set),
         Command::Validate { experiment, set } => cli::validate(&experiment, &set),
-        Command::Synth { out, experiment, set } => cli::synth(experiment.as_deref(), &set, &out),
+        Command::Synth {
+            out,
+            experiment,
+            set,
+        } => cli::synth(experiment.as_deref(), &set, &out),
     };
     let code = match result {
         Ok(code) => code,

@@ -35,14 +35,26 @@ pub fn parse_au(bytes: &[u8]) -> Result<(Vec<f32>, u32, usize)> {
     let samples: Vec<f64> = match encoding {
         1 => data.iter().map(|&b| mulaw(b)).collect(),
         2 => data.iter().map(|&b| b as i8 as f64 / 128.0).collect(),
-        3 => data.chunks_exact(2).map(|c| i16::from_be_bytes([c[0], c[1]]) as f64 / 32768.0).collect(),
+        3 => data
+            .chunks_exact(2)
+            .map(|c| i16::from_be_bytes([c[0], c[1]]) as f64 / 32768.0)
+            .collect(),
         4 => data
             .chunks_exact(3)
             .map(|c| (i32::from_be_bytes([c[0], c[1], c[2], 0]) >> 8) as f64 / 8388608.0)
             .collect(),
-        5 => data.chunks_exact(4).map(|c| i32::from_be_bytes(c.try_into().unwrap()) as f64 / 2147483648.0).collect(),
-        6 => data.chunks_exact(4).map(|c| f32::from_be_bytes(c.try_into().unwrap()) as f64).collect(),
-        7 => data.chunks_exact(8).map(|c| f64::from_be_bytes(c.try_into().unwrap())).collect(),
+        5 => data
+            .chunks_exact(4)
+            .map(|c| i32::from_be_bytes(c.try_into().unwrap()) as f64 / 2147483648.0)
+            .collect(),
+        6 => data
+            .chunks_exact(4)
+            .map(|c| f32::from_be_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+        7 => data
+            .chunks_exact(8)
+            .map(|c| f64::from_be_bytes(c.try_into().unwrap()))
+            .collect(),
         e => bail!("unsupported .au encoding {e}"),
     };
     let mono = samples

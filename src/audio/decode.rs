@@ -27,7 +27,11 @@ pub struct Decoded {
 
 /// Decodes, downmixes (channel mean), cuts `offset`/`duration`, resamples.
 pub fn decode_file(path: &Path, params: &DecodeParams) -> Result<Decoded> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let (mono, rate, channels) = if ext == "au" || ext == "snd" {
         super::au::read_au(path)?
     } else {
@@ -45,7 +49,11 @@ pub fn decode_file(path: &Path, params: &DecodeParams) -> Result<Decoded> {
         None => mono.len(),
     };
     if start >= end {
-        bail!("offset {} s is past the end of the {:.2} s clip", params.offset, mono.len() as f64 / rate as f64);
+        bail!(
+            "offset {} s is past the end of the {:.2} s clip",
+            params.offset,
+            mono.len() as f64 / rate as f64
+        );
     }
     let cut = &mono[start..end];
     let samples = if rate == params.sample_rate {
@@ -53,7 +61,12 @@ pub fn decode_file(path: &Path, params: &DecodeParams) -> Result<Decoded> {
     } else {
         super::resample::resample(cut, rate, params.sample_rate)?
     };
-    Ok(Decoded { samples, sample_rate: params.sample_rate, source_rate: rate, channels })
+    Ok(Decoded {
+        samples,
+        sample_rate: params.sample_rate,
+        source_rate: rate,
+        channels,
+    })
 }
 
 fn decode_symphonia(path: &Path, ext: &str) -> Result<(Vec<f32>, u32, usize)> {
@@ -64,9 +77,16 @@ fn decode_symphonia(path: &Path, ext: &str) -> Result<(Vec<f32>, u32, usize)> {
         hint.with_extension(ext);
     }
     let mut format = symphonia::default::get_probe()
-        .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
         .map_err(|e| anyhow!("unsupported or corrupt audio container ({e})"))?;
-    let track = format.default_track(TrackType::Audio).ok_or_else(|| anyhow!("no audio track"))?;
+    let track = format
+        .default_track(TrackType::Audio)
+        .ok_or_else(|| anyhow!("no audio track"))?;
     let params = track
         .codec_params
         .as_ref()
@@ -143,7 +163,9 @@ fn append_mono(buf: &GenericAudioBufferRef<'_>, out: &mut Vec<f32>) {
     match buf {
         GenericAudioBufferRef::U8(b) => mix(b, out, |s| (s as f64 - 128.0) / 128.0),
         GenericAudioBufferRef::U16(b) => mix(b, out, |s| (s as f64 - 32768.0) / 32768.0),
-        GenericAudioBufferRef::U24(b) => mix(b, out, |s| (s.inner() as f64 - 8388608.0) / 8388608.0),
+        GenericAudioBufferRef::U24(b) => {
+            mix(b, out, |s| (s.inner() as f64 - 8388608.0) / 8388608.0)
+        }
         GenericAudioBufferRef::U32(b) => mix(b, out, |s| (s as f64 - 2147483648.0) / 2147483648.0),
         GenericAudioBufferRef::S8(b) => mix(b, out, |s| s as f64 / 128.0),
         GenericAudioBufferRef::S16(b) => mix(b, out, |s| s as f64 / 32768.0),

@@ -11,9 +11,12 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
         return Ok(input.to_vec());
     }
     let data = vec![input.iter().map(|&v| v as f64).collect::<Vec<f64>>()];
-    let adapter = SequentialSliceOfVecs::new(&data, 1, input.len()).map_err(|e| anyhow!("resampler input: {e}"))?;
+    let adapter = SequentialSliceOfVecs::new(&data, 1, input.len())
+        .map_err(|e| anyhow!("resampler input: {e}"))?;
     let mut r = Fft::<f64>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
         .map_err(|e| anyhow!("cannot resample {from} Hz to {to} Hz: {e}"))?;
-    let out = r.process_all(&adapter, input.len(), None).map_err(|e| anyhow!("resampling failed: {e}"))?;
+    let out = r
+        .process_all(&adapter, input.len(), None)
+        .map_err(|e| anyhow!("resampling failed: {e}"))?;
     Ok(out.take_data().into_iter().map(|v| v as f32).collect())
 }

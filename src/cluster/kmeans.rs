@@ -64,7 +64,12 @@ impl Clusterer for KMeans {
     fn params(&self) -> serde_json::Value {
         serde_json::to_value(&self.p).unwrap()
     }
-    fn fit_predict(&self, x: &Array2<f32>, n_classes: Option<usize>, seed: u64) -> Result<Vec<i64>> {
+    fn fit_predict(
+        &self,
+        x: &Array2<f32>,
+        n_classes: Option<usize>,
+        seed: u64,
+    ) -> Result<Vec<i64>> {
         let k = self.p.k.resolve(n_classes)?;
         if k > x.nrows() {
             bail!("k = {k} exceeds the number of tracks ({})", x.nrows());

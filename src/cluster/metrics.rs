@@ -24,8 +24,15 @@ pub const ALL_METRICS: &[&str] = &[
 ];
 
 /// Metrics that compare against true labels.
-pub const EXTERNAL: &[&str] =
-    &["adjusted_rand", "nmi_arithmetic", "ami_arithmetic", "homogeneity", "completeness", "v_measure", "purity"];
+pub const EXTERNAL: &[&str] = &[
+    "adjusted_rand",
+    "nmi_arithmetic",
+    "ami_arithmetic",
+    "homogeneity",
+    "completeness",
+    "v_measure",
+    "purity",
+];
 
 pub fn default_metric_names() -> Vec<String> {
     ALL_METRICS.iter().map(|s| s.to_string()).collect()
@@ -41,10 +48,16 @@ pub struct Score {
 
 impl Score {
     fn ok(v: f64) -> Score {
-        Score { value: Some(v), reason: None }
+        Score {
+            value: Some(v),
+            reason: None,
+        }
     }
     fn undefined(reason: impl Into<String>) -> Score {
-        Score { value: None, reason: Some(reason.into()) }
+        Score {
+            value: None,
+            reason: Some(reason.into()),
+        }
     }
 }
 
@@ -53,7 +66,10 @@ pub fn encode<T: Ord + Clone>(labels: &[T]) -> (Vec<usize>, usize) {
     let mut uniq: Vec<T> = labels.to_vec();
     uniq.sort();
     uniq.dedup();
-    let idx = labels.iter().map(|l| uniq.binary_search(l).unwrap()).collect();
+    let idx = labels
+        .iter()
+        .map(|l| uniq.binary_search(l).unwrap())
+        .collect();
     (idx, uniq.len())
 }
 
@@ -69,9 +85,15 @@ pub fn score_all(
     let internal_check = check_n_labels(k, pred.len());
     for name in names {
         let s = match name.as_str() {
-            "silhouette" => internal_check.clone().unwrap_or_else(|| Score::ok(silhouette(x, &p, k))),
-            "calinski_harabasz" => internal_check.clone().unwrap_or_else(|| Score::ok(calinski_harabasz(x, &p, k))),
-            "davies_bouldin" => internal_check.clone().unwrap_or_else(|| Score::ok(davies_bouldin(x, &p, k))),
+            "silhouette" => internal_check
+                .clone()
+                .unwrap_or_else(|| Score::ok(silhouette(x, &p, k))),
+            "calinski_harabasz" => internal_check
+                .clone()
+                .unwrap_or_else(|| Score::ok(calinski_harabasz(x, &p, k))),
+            "davies_bouldin" => internal_check
+                .clone()
+                .unwrap_or_else(|| Score::ok(davies_bouldin(x, &p, k))),
             ext => match truth {
                 None => Score::undefined("the dataset has no labels"),
                 Some(t) => {
@@ -213,7 +235,11 @@ pub fn davies_bouldin(x: ArrayView2<f64>, labels: &[usize], k: usize) -> f64 {
     for i in 0..k {
         let mut best = f64::NEG_INFINITY;
         for j in 0..k {
-            let d = if cd[[i, j]] == 0.0 { f64::INFINITY } else { cd[[i, j]] };
+            let d = if cd[[i, j]] == 0.0 {
+                f64::INFINITY
+            } else {
+                cd[[i, j]]
+            };
             best = best.max((intra[i] + intra[j]) / d);
         }
         total += best;
@@ -235,7 +261,10 @@ impl Contingency {
         for (&t, &p) in truth.iter().zip(pred) {
             table[[t, p]] += 1;
         }
-        Contingency { n: truth.len(), table }
+        Contingency {
+            n: truth.len(),
+            table,
+        }
     }
 
     fn row_sums(&self) -> Vec<u64> {
@@ -273,7 +302,8 @@ impl Contingency {
     pub fn mutual_info(&self) -> f64 {
         let pi = self.row_sums();
         let pj = self.col_sums();
-        if pi.iter().filter(|&&v| v > 0).count() == 1 || pj.iter().filter(|&&v| v > 0).count() == 1 {
+        if pi.iter().filter(|&&v| v > 0).count() == 1 || pj.iter().filter(|&&v| v > 0).count() == 1
+        {
             return 0.0;
         }
         let total = self.n as f64;
@@ -324,7 +354,11 @@ impl Contingency {
         let (ht, hp) = (entropy(&self.row_sums()), entropy(&self.col_sums()));
         let normalizer = (ht + hp) / 2.0;
         let mut den = normalizer - emi;
-        den = if den < 0.0 { den.min(-f64::EPSILON) } else { den.max(f64::EPSILON) };
+        den = if den < 0.0 {
+            den.min(-f64::EPSILON)
+        } else {
+            den.max(f64::EPSILON)
+        };
         (mi - emi) / den
     }
 
@@ -336,13 +370,22 @@ impl Contingency {
         let mi = self.mutual_info();
         let h = if hc != 0.0 { mi / hc } else { 1.0 };
         let c = if hk != 0.0 { mi / hk } else { 1.0 };
-        let v = if h + c == 0.0 { 0.0 } else { 2.0 * h * c / (h + c) };
+        let v = if h + c == 0.0 {
+            0.0
+        } else {
+            2.0 * h * c / (h + c)
+        };
         (h, c, v)
     }
 
     /// Σ over clusters of the largest class count, over n.
     pub fn purity(&self) -> f64 {
-        let best: u64 = self.table.columns().into_iter().map(|c| c.iter().copied().max().unwrap_or(0)).sum();
+        let best: u64 = self
+            .table
+            .columns()
+            .into_iter()
+            .map(|c| c.iter().copied().max().unwrap_or(0))
+            .sum();
         best as f64 / self.n as f64
     }
 }
@@ -354,7 +397,11 @@ fn entropy(counts: &[u64]) -> f64 {
         return 1.0;
     }
     let t = total as f64;
-    -counts.iter().filter(|&&c| c > 0).map(|&c| (c as f64 / t) * ((c as f64).ln() - t.ln())).sum::<f64>()
+    -counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| (c as f64 / t) * ((c as f64).ln() - t.ln()))
+        .sum::<f64>()
 }
 
 /// E[MI] under random labellings with fixed marginals (Vinh et al. 2010),

@@ -18,7 +18,8 @@ pub trait Clusterer: Send + Sync {
     }
     /// Labels per row; −1 marks noise for clusterers that have it.
     /// `n_classes` is the number of true classes, when known (for `k = "labels"`).
-    fn fit_predict(&self, x: &Array2<f32>, n_classes: Option<usize>, seed: u64) -> Result<Vec<i64>>;
+    fn fit_predict(&self, x: &Array2<f32>, n_classes: Option<usize>, seed: u64)
+        -> Result<Vec<i64>>;
 }
 
 type ParseFn = fn(&toml::Table, &[String]) -> Result<Box<dyn Clusterer>, KeyError>;
@@ -33,14 +34,25 @@ pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Clusterer>,
         Some(other) => {
             return Err(KeyError::new(
                 &kind_path,
-                format!("expected a string, found {}", crate::spec::grid::type_name(other)),
+                format!(
+                    "expected a string, found {}",
+                    crate::spec::grid::type_name(other)
+                ),
             ))
         }
-        None => return Err(KeyError::new(&kind_path, format!("missing; one of {}", kinds.join(", ")))),
+        None => {
+            return Err(KeyError::new(
+                &kind_path,
+                format!("missing; one of {}", kinds.join(", ")),
+            ))
+        }
     };
     match REGISTRY.iter().find(|(k, _)| *k == kind) {
         Some((_, parse)) => parse(table, path),
-        None => Err(KeyError::new(&kind_path, crate::data::unknown_kind(kind, &kinds))),
+        None => Err(KeyError::new(
+            &kind_path,
+            crate::data::unknown_kind(kind, &kinds),
+        )),
     }
 }
 
@@ -55,8 +67,9 @@ impl NClusters {
     pub fn resolve(self, n_classes: Option<usize>) -> Result<usize> {
         match self {
             NClusters::Fixed(k) => Ok(k),
-            NClusters::Labels => n_classes
-                .ok_or_else(|| anyhow::anyhow!("k = \"labels\" needs a labelled dataset; give a number instead")),
+            NClusters::Labels => n_classes.ok_or_else(|| {
+                anyhow::anyhow!("k = \"labels\" needs a labelled dataset; give a number instead")
+            }),
         }
     }
 }
@@ -82,7 +95,9 @@ impl<'de> Deserialize<'de> for NClusters {
                 if v >= 2 {
                     Ok(NClusters::Fixed(v as usize))
                 } else {
-                    Err(E::custom(format!("expected at least 2 clusters, found {v}")))
+                    Err(E::custom(format!(
+                        "expected at least 2 clusters, found {v}"
+                    )))
                 }
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NClusters, E> {
@@ -92,7 +107,9 @@ impl<'de> Deserialize<'de> for NClusters {
                 if v == "labels" {
                     Ok(NClusters::Labels)
                 } else {
-                    Err(E::custom(format!("expected an integer or \"labels\", found \"{v}\"")))
+                    Err(E::custom(format!(
+                        "expected an integer or \"labels\", found \"{v}\""
+                    )))
                 }
             }
         }

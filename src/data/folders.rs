@@ -37,13 +37,22 @@ impl FoldersSpec {
     pub fn checked(self, path: &[String]) -> Result<Self, KeyError> {
         let at = |k: &str| crate::spec::error::join_path(path, &[k.into()]);
         if !(1000..=384_000).contains(&self.sample_rate) {
-            return Err(KeyError::new(&at("sample_rate"), "expected a sample rate between 1000 and 384000 Hz"));
+            return Err(KeyError::new(
+                &at("sample_rate"),
+                "expected a sample rate between 1000 and 384000 Hz",
+            ));
         }
         if self.offset < 0.0 || !self.offset.is_finite() {
-            return Err(KeyError::new(&at("offset"), "must be a non-negative number of seconds"));
+            return Err(KeyError::new(
+                &at("offset"),
+                "must be a non-negative number of seconds",
+            ));
         }
         if self.duration.is_some_and(|d| d <= 0.0 || !d.is_finite()) {
-            return Err(KeyError::new(&at("duration"), "must be a positive number of seconds"));
+            return Err(KeyError::new(
+                &at("duration"),
+                "must be a positive number of seconds",
+            ));
         }
         Ok(self)
     }
@@ -89,11 +98,19 @@ pub fn list(root: &Path) -> Result<Vec<Track>> {
                 None
             };
             let id = format!("{label}/{}", path.file_name().unwrap().to_string_lossy());
-            tracks.push(Track { id, path, label: Some(label.clone()), lyrics });
+            tracks.push(Track {
+                id,
+                path,
+                label: Some(label.clone()),
+                lyrics,
+            });
         }
     }
     if tracks.is_empty() {
-        bail!("no audio files found under {} (expected <label>/<file>.wav and similar)", root.display());
+        bail!(
+            "no audio files found under {} (expected <label>/<file>.wav and similar)",
+            root.display()
+        );
     }
     Ok(tracks)
 }

@@ -53,29 +53,50 @@ impl DatasetSpec {
     pub fn parse(table: &toml::Table, path: &[String]) -> Result<Self, KeyError> {
         let kind_path = crate::spec::error::join_path(path, &["kind".into()]);
         let kind = match table.get("kind") {
-            None => return Err(KeyError::new(&kind_path, format!("missing; one of {}", DATASET_KINDS.join(", ")))),
+            None => {
+                return Err(KeyError::new(
+                    &kind_path,
+                    format!("missing; one of {}", DATASET_KINDS.join(", ")),
+                ))
+            }
             Some(toml::Value::String(s)) => s.as_str(),
             Some(other) => {
                 return Err(KeyError::new(
                     &kind_path,
-                    format!("expected a string, found {}", crate::spec::grid::type_name(other)),
+                    format!(
+                        "expected a string, found {}",
+                        crate::spec::grid::type_name(other)
+                    ),
                 ))
             }
         };
         let value = toml::Value::Table(table.clone());
         match kind {
-            "synthetic" => Ok(DatasetSpec::Synthetic(typed::<synthetic::SyntheticSpec>(value, path)?.checked(path)?)),
-            "folders" => Ok(DatasetSpec::Folders(typed::<folders::FoldersSpec>(value, path)?.checked(path)?)),
-            other => Err(KeyError::new(&kind_path, unknown_kind(other, DATASET_KINDS))),
+            "synthetic" => Ok(DatasetSpec::Synthetic(
+                typed::<synthetic::SyntheticSpec>(value, path)?.checked(path)?,
+            )),
+            "folders" => Ok(DatasetSpec::Folders(
+                typed::<folders::FoldersSpec>(value, path)?.checked(path)?,
+            )),
+            other => Err(KeyError::new(
+                &kind_path,
+                unknown_kind(other, DATASET_KINDS),
+            )),
         }
     }
 
     pub fn decode_params(&self) -> DecodeParams {
         match self {
-            DatasetSpec::Synthetic(s) => DecodeParams { sample_rate: s.sample_rate, offset: 0.0, duration: None },
-            DatasetSpec::Folders(f) => {
-                DecodeParams { sample_rate: f.sample_rate, offset: f.offset, duration: f.duration }
-            }
+            DatasetSpec::Synthetic(s) => DecodeParams {
+                sample_rate: s.sample_rate,
+                offset: 0.0,
+                duration: None,
+            },
+            DatasetSpec::Folders(f) => DecodeParams {
+                sample_rate: f.sample_rate,
+                offset: f.offset,
+                duration: f.duration,
+            },
         }
     }
 
@@ -112,7 +133,9 @@ pub fn unknown_kind(kind: &str, known: &[&str]) -> String {
 }
 
 /// Audio extensions the decoder understands.
-pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "au", "snd"];
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "au", "snd",
+];
 
 pub fn is_audio(path: &Path) -> bool {
     path.extension()

@@ -21,6 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::KeyError;
 
+/// Part of the corpus cache key: bump it whenever a change here alters the
+/// generated audio, or cached corpora would silently stay the old ones.
+pub const GENERATOR_VERSION: u32 = 3;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyntheticSpec {
@@ -37,7 +41,8 @@ pub struct SyntheticSpec {
     pub sample_rate: u32,
     #[serde(default = "d_seed")]
     pub seed: u64,
-    /// Probability that a clip borrows each attribute group from another class.
+    /// Fraction of clips that borrow one attribute group (rhythm, timbre,
+    /// drums or pitch) from another class.
     #[serde(default = "d_overlap")]
     pub overlap: f64,
     /// Write a lyric line (English and Bangla words) beside each clip.
@@ -61,7 +66,7 @@ fn d_seed() -> u64 {
     7
 }
 fn d_overlap() -> f64 {
-    0.3
+    0.2
 }
 fn d_true() -> bool {
     true
@@ -71,19 +76,31 @@ impl SyntheticSpec {
     pub fn checked(self, path: &[String]) -> Result<Self, KeyError> {
         let at = |k: &str| crate::spec::error::join_path(path, &[k.into()]);
         if !(2..=STYLES.len()).contains(&self.classes) {
-            return Err(KeyError::new(&at("classes"), format!("must be between 2 and {}", STYLES.len())));
+            return Err(KeyError::new(
+                &at("classes"),
+                format!("must be between 2 and {}", STYLES.len()),
+            ));
         }
         if self.clips_per_class == 0 {
             return Err(KeyError::new(&at("clips_per_class"), "must be at least 1"));
         }
         if !(0.25..=120.0).contains(&self.duration) {
-            return Err(KeyError::new(&at("duration"), "must be between 0.25 and 120 seconds"));
+            return Err(KeyError::new(
+                &at("duration"),
+                "must be between 0.25 and 120 seconds",
+            ));
         }
         if !(8000..=96_000).contains(&self.sample_rate) {
-            return Err(KeyError::new(&at("sample_rate"), "must be between 8000 and 96000 Hz"));
+            return Err(KeyError::new(
+                &at("sample_rate"),
+                "must be between 8000 and 96000 Hz",
+            ));
         }
         if !(0.0..=1.0).contains(&self.overlap) {
-            return Err(KeyError::new(&at("overlap"), "must be a probability between 0 and 1"));
+            return Err(KeyError::new(
+                &at("overlap"),
+                "must be a probability between 0 and 1",
+            ));
         }
         Ok(self)
     }
@@ -131,32 +148,273 @@ const PHRYGIAN: &[i32] = &[0, 1, 3, 5, 7, 8, 10];
 const HARM_MINOR: &[i32] = &[0, 2, 3, 5, 7, 8, 11];
 
 const STYLES: &[Style] = &[
-    Style { name: "ambient", tempo: (60.0, 80.0), density: 0.5, scale: PENTA_MAJ, register: 62, rolloff: 2.4, odd: false, attack: 0.35, decay: 1.6, vibrato: 0.002, drive: 0.0, kick: 0.0, snare: 0.0, hat: 0.0, hat_rate: 0.0, noise: 0.012,
-        words: &["sky", "drift", "slow", "ocean", "আকাশ", "ঘুম", "নীরব", "মেঘ"] },
-    Style { name: "rock", tempo: (108.0, 140.0), density: 2.0, scale: PENTA_MIN, register: 52, rolloff: 1.0, odd: false, attack: 0.01, decay: 0.45, vibrato: 0.0, drive: 2.0, kick: 0.8, snare: 0.6, hat: 0.3, hat_rate: 2.0, noise: 0.02,
-        words: &["road", "fire", "loud", "guitar", "আগুন", "পথ", "ঝড়", "চিৎকার"] },
-    Style { name: "techno", tempo: (120.0, 134.0), density: 4.0, scale: MINOR, register: 48, rolloff: 1.2, odd: true, attack: 0.004, decay: 0.14, vibrato: 0.0, drive: 0.5, kick: 1.0, snare: 0.2, hat: 0.45, hat_rate: 4.0, noise: 0.01,
-        words: &["machine", "pulse", "neon", "club", "যন্ত্র", "আলো", "রাত", "শহর"] },
-    Style { name: "folk", tempo: (88.0, 116.0), density: 2.0, scale: MAJOR, register: 64, rolloff: 1.6, odd: false, attack: 0.002, decay: 0.32, vibrato: 0.0, drive: 0.0, kick: 0.25, snare: 0.0, hat: 0.0, hat_rate: 0.0, noise: 0.015,
-        words: &["river", "village", "home", "field", "নদী", "গ্রাম", "মাঠ", "মাঝি"] },
-    Style { name: "jazz", tempo: (100.0, 160.0), density: 3.0, scale: DORIAN, register: 58, rolloff: 1.9, odd: false, attack: 0.02, decay: 0.55, vibrato: 0.003, drive: 0.0, kick: 0.2, snare: 0.15, hat: 0.3, hat_rate: 3.0, noise: 0.018,
-        words: &["blue", "smoke", "swing", "midnight", "ধোঁয়া", "সুর", "তাল", "মধ্যরাত"] },
-    Style { name: "metal", tempo: (140.0, 190.0), density: 4.0, scale: PHRYGIAN, register: 40, rolloff: 0.7, odd: false, attack: 0.003, decay: 0.25, vibrato: 0.0, drive: 6.0, kick: 0.9, snare: 0.7, hat: 0.4, hat_rate: 4.0, noise: 0.05,
-        words: &["iron", "storm", "dark", "thunder", "লোহা", "অন্ধকার", "বজ্র", "ক্রোধ"] },
-    Style { name: "classical", tempo: (66.0, 100.0), density: 1.5, scale: HARM_MINOR, register: 67, rolloff: 1.3, odd: false, attack: 0.09, decay: 0.9, vibrato: 0.006, drive: 0.0, kick: 0.0, snare: 0.0, hat: 0.0, hat_rate: 0.0, noise: 0.006,
-        words: &["grace", "hall", "violin", "eternal", "বেহালা", "চিরন্তন", "সভা", "মাধুর্য"] },
-    Style { name: "hiphop", tempo: (80.0, 96.0), density: 1.0, scale: MINOR, register: 38, rolloff: 2.8, odd: false, attack: 0.005, decay: 0.5, vibrato: 0.0, drive: 0.3, kick: 1.0, snare: 0.8, hat: 0.3, hat_rate: 2.0, noise: 0.02,
-        words: &["street", "flow", "rhyme", "crew", "রাস্তা", "ছন্দ", "দল", "কথা"] },
-    Style { name: "reggae", tempo: (70.0, 90.0), density: 2.0, scale: MAJOR, register: 55, rolloff: 1.6, odd: true, attack: 0.01, decay: 0.2, vibrato: 0.0, drive: 0.0, kick: 0.7, snare: 0.3, hat: 0.2, hat_rate: 2.0, noise: 0.015,
-        words: &["sun", "island", "peace", "roots", "সূর্য", "দ্বীপ", "শান্তি", "শিকড়"] },
-    Style { name: "chiptune", tempo: (130.0, 160.0), density: 4.0, scale: PENTA_MAJ, register: 72, rolloff: 1.0, odd: true, attack: 0.001, decay: 0.1, vibrato: 0.0, drive: 0.0, kick: 0.3, snare: 0.0, hat: 0.3, hat_rate: 4.0, noise: 0.004,
-        words: &["pixel", "level", "game", "coin", "খেলা", "ধাপ", "মুদ্রা", "পর্দা"] },
+    Style {
+        name: "ambient",
+        tempo: (60.0, 80.0),
+        density: 0.5,
+        scale: PENTA_MAJ,
+        register: 62,
+        rolloff: 2.4,
+        odd: false,
+        attack: 0.35,
+        decay: 1.6,
+        vibrato: 0.002,
+        drive: 0.0,
+        kick: 0.0,
+        snare: 0.0,
+        hat: 0.0,
+        hat_rate: 0.0,
+        noise: 0.012,
+        words: &["sky", "drift", "slow", "ocean", "আকাশ", "ঘুম", "নীরব", "মেঘ"],
+    },
+    Style {
+        name: "rock",
+        tempo: (108.0, 140.0),
+        density: 2.0,
+        scale: PENTA_MIN,
+        register: 52,
+        rolloff: 1.0,
+        odd: false,
+        attack: 0.01,
+        decay: 0.45,
+        vibrato: 0.0,
+        drive: 2.0,
+        kick: 0.8,
+        snare: 0.6,
+        hat: 0.3,
+        hat_rate: 2.0,
+        noise: 0.02,
+        words: &["road", "fire", "loud", "guitar", "আগুন", "পথ", "ঝড়", "চিৎকার"],
+    },
+    Style {
+        name: "techno",
+        tempo: (120.0, 134.0),
+        density: 4.0,
+        scale: MINOR,
+        register: 48,
+        rolloff: 1.2,
+        odd: true,
+        attack: 0.004,
+        decay: 0.14,
+        vibrato: 0.0,
+        drive: 0.5,
+        kick: 1.0,
+        snare: 0.2,
+        hat: 0.45,
+        hat_rate: 4.0,
+        noise: 0.01,
+        words: &[
+            "machine",
+            "pulse",
+            "neon",
+            "club",
+            "যন্ত্র",
+            "আলো",
+            "রাত",
+            "শহর",
+        ],
+    },
+    Style {
+        name: "folk",
+        tempo: (88.0, 116.0),
+        density: 2.0,
+        scale: MAJOR,
+        register: 64,
+        rolloff: 1.6,
+        odd: false,
+        attack: 0.002,
+        decay: 0.32,
+        vibrato: 0.0,
+        drive: 0.0,
+        kick: 0.25,
+        snare: 0.0,
+        hat: 0.0,
+        hat_rate: 0.0,
+        noise: 0.015,
+        words: &[
+            "river",
+            "village",
+            "home",
+            "field",
+            "নদী",
+            "গ্রাম",
+            "মাঠ",
+            "মাঝি",
+        ],
+    },
+    Style {
+        name: "jazz",
+        tempo: (100.0, 160.0),
+        density: 3.0,
+        scale: DORIAN,
+        register: 58,
+        rolloff: 1.9,
+        odd: false,
+        attack: 0.02,
+        decay: 0.55,
+        vibrato: 0.003,
+        drive: 0.0,
+        kick: 0.2,
+        snare: 0.15,
+        hat: 0.3,
+        hat_rate: 3.0,
+        noise: 0.018,
+        words: &[
+            "blue",
+            "smoke",
+            "swing",
+            "midnight",
+            "ধোঁয়া",
+            "সুর",
+            "তাল",
+            "মধ্যরাত",
+        ],
+    },
+    Style {
+        name: "metal",
+        tempo: (140.0, 190.0),
+        density: 4.0,
+        scale: PHRYGIAN,
+        register: 40,
+        rolloff: 0.7,
+        odd: false,
+        attack: 0.003,
+        decay: 0.25,
+        vibrato: 0.0,
+        drive: 6.0,
+        kick: 0.9,
+        snare: 0.7,
+        hat: 0.4,
+        hat_rate: 4.0,
+        noise: 0.05,
+        words: &[
+            "iron",
+            "storm",
+            "dark",
+            "thunder",
+            "লোহা",
+            "অন্ধকার",
+            "বজ্র",
+            "ক্রোধ",
+        ],
+    },
+    Style {
+        name: "classical",
+        tempo: (66.0, 100.0),
+        density: 1.5,
+        scale: HARM_MINOR,
+        register: 67,
+        rolloff: 1.3,
+        odd: false,
+        attack: 0.09,
+        decay: 0.9,
+        vibrato: 0.006,
+        drive: 0.0,
+        kick: 0.0,
+        snare: 0.0,
+        hat: 0.0,
+        hat_rate: 0.0,
+        noise: 0.006,
+        words: &[
+            "grace",
+            "hall",
+            "violin",
+            "eternal",
+            "বেহালা",
+            "চিরন্তন",
+            "সভা",
+            "মাধুর্য",
+        ],
+    },
+    Style {
+        name: "hiphop",
+        tempo: (80.0, 96.0),
+        density: 1.0,
+        scale: MINOR,
+        register: 38,
+        rolloff: 2.8,
+        odd: false,
+        attack: 0.005,
+        decay: 0.5,
+        vibrato: 0.0,
+        drive: 0.3,
+        kick: 1.0,
+        snare: 0.8,
+        hat: 0.3,
+        hat_rate: 2.0,
+        noise: 0.02,
+        words: &["street", "flow", "rhyme", "crew", "রাস্তা", "ছন্দ", "দল", "কথা"],
+    },
+    Style {
+        name: "reggae",
+        tempo: (70.0, 90.0),
+        density: 2.0,
+        scale: MAJOR,
+        register: 55,
+        rolloff: 1.6,
+        odd: true,
+        attack: 0.01,
+        decay: 0.2,
+        vibrato: 0.0,
+        drive: 0.0,
+        kick: 0.7,
+        snare: 0.3,
+        hat: 0.2,
+        hat_rate: 2.0,
+        noise: 0.015,
+        words: &[
+            "sun",
+            "island",
+            "peace",
+            "roots",
+            "সূর্য",
+            "দ্বীপ",
+            "শান্তি",
+            "শিকড়",
+        ],
+    },
+    Style {
+        name: "chiptune",
+        tempo: (130.0, 160.0),
+        density: 4.0,
+        scale: PENTA_MAJ,
+        register: 72,
+        rolloff: 1.0,
+        odd: true,
+        attack: 0.001,
+        decay: 0.1,
+        vibrato: 0.0,
+        drive: 0.0,
+        kick: 0.3,
+        snare: 0.0,
+        hat: 0.3,
+        hat_rate: 4.0,
+        noise: 0.004,
+        words: &["pixel", "level", "game", "coin", "খেলা", "ধাপ", "মুদ্রা", "পর্দা"],
+    },
 ];
 
 /// Words every class uses, so lyrics overlap across classes too.
 const SHARED_WORDS: &[&str] = &[
-    "love", "night", "heart", "dream", "song", "light", "rain", "time", "ভালোবাসা", "রাত", "হৃদয়", "স্বপ্ন",
-    "গান", "বৃষ্টি", "মন", "তুমি", "আমি", "you", "me",
+    "love",
+    "night",
+    "heart",
+    "dream",
+    "song",
+    "light",
+    "rain",
+    "time",
+    "ভালোবাসা",
+    "রাত",
+    "হৃদয়",
+    "স্বপ্ন",
+    "গান",
+    "বৃষ্টি",
+    "মন",
+    "তুমি",
+    "আমি",
+    "you",
+    "me",
 ];
 
 /// One clip's drawn parameters.
@@ -190,39 +448,36 @@ fn clip_rng(seed: u64, class: usize, index: usize) -> Xoshiro256PlusPlus {
 
 fn draw_clip(spec: &SyntheticSpec, class: usize, rng: &mut impl Rng) -> Clip {
     let own = &STYLES[class];
-    // Each attribute group may come from another class.
-    let pick = |rng: &mut dyn rand::RngCore| -> &'static Style {
-        if rng.gen::<f64>() < spec.overlap {
-            let mut other = rng.gen_range(0..spec.classes - 1);
-            if other >= class {
-                other += 1;
-            }
-            &STYLES[other]
-        } else {
-            own
+    // With probability `overlap` the clip borrows one attribute group
+    // (rhythm, timbre, drums or pitch) from another class.
+    let mut groups = [own; 4];
+    if rng.gen::<f64>() < spec.overlap {
+        let mut other = rng.gen_range(0..spec.classes - 1);
+        if other >= class {
+            other += 1;
         }
+        groups[rng.gen_range(0..4)] = &STYLES[other];
+    }
+    let [rhythm, timbre, drums, pitch] = groups;
+    let jitter = |rng: &mut dyn rand::RngCore, v: f64, r: f64| {
+        v * (1.0 + r * (2.0 * rng.gen::<f64>() - 1.0))
     };
-    let rhythm = pick(rng);
-    let timbre = pick(rng);
-    let drums = pick(rng);
-    let pitch = pick(rng);
-    let jitter = |rng: &mut dyn rand::RngCore, v: f64, r: f64| v * (1.0 + r * (2.0 * rng.gen::<f64>() - 1.0));
     Clip {
         tempo: rng.gen_range(rhythm.tempo.0..=rhythm.tempo.1),
         density: rhythm.density,
         scale: pitch.scale,
-        register: pitch.register + rng.gen_range(-5..=6),
-        rolloff: jitter(rng, timbre.rolloff, 0.25),
+        register: pitch.register + rng.gen_range(-3..=3),
+        rolloff: jitter(rng, timbre.rolloff, 0.15),
         odd: timbre.odd,
-        attack: jitter(rng, timbre.attack, 0.4),
-        decay: jitter(rng, timbre.decay, 0.35),
+        attack: jitter(rng, timbre.attack, 0.25),
+        decay: jitter(rng, timbre.decay, 0.25),
         vibrato: timbre.vibrato,
-        drive: jitter(rng, timbre.drive, 0.4),
-        kick: jitter(rng, drums.kick, 0.4),
-        snare: jitter(rng, drums.snare, 0.4),
-        hat: jitter(rng, drums.hat, 0.4),
+        drive: jitter(rng, timbre.drive, 0.25),
+        kick: jitter(rng, drums.kick, 0.25),
+        snare: jitter(rng, drums.snare, 0.25),
+        hat: jitter(rng, drums.hat, 0.25),
         hat_rate: drums.hat_rate,
-        noise: jitter(rng, rhythm.noise.max(timbre.noise), 0.6),
+        noise: jitter(rng, rhythm.noise.max(timbre.noise), 0.4),
     }
 }
 
@@ -240,7 +495,7 @@ fn render(spec: &SyntheticSpec, clip: &Clip, rng: &mut impl Rng) -> Vec<f32> {
 
     // Melody: a random walk over the scale, one note per step.
     let step = beat / clip.density;
-    let root = clip.register as f64 + rng.gen_range(0..12) as f64 - 6.0;
+    let root = clip.register as f64 + rng.gen_range(0..7) as f64 - 3.0;
     let mut degree: i32 = 0;
     let mut t0 = rng.gen::<f64>() * step * 0.5;
     let partials: Vec<(f64, f64)> = (1..=12)
@@ -257,14 +512,34 @@ fn render(spec: &SyntheticSpec, clip: &Clip, rng: &mut impl Rng) -> Vec<f32> {
         let dur = step * rng.gen_range(0.7..1.0);
         let amp = 0.5 * rng.gen_range(0.7..1.0);
         let phases: Vec<f64> = partials.iter().map(|_| rng.gen::<f64>() * TAU).collect();
-        add_note(&mut y, sr, t0, dur + clip.decay, f, amp, clip, &partials, &phases);
+        add_note(
+            &mut y,
+            sr,
+            t0,
+            dur + clip.decay,
+            f,
+            amp,
+            clip,
+            &partials,
+            &phases,
+        );
         t0 += step;
     }
     // Bass: the root, an octave or two down, on every beat.
     let mut tb = 0.0;
     while tb < spec.duration {
         let f = midi_hz(root - 24.0);
-        add_note(&mut y, sr, tb, beat * 0.9, f, 0.35, clip, &partials[..partials.len().min(3)], &[0.0; 3]);
+        add_note(
+            &mut y,
+            sr,
+            tb,
+            beat * 0.9,
+            f,
+            0.35,
+            clip,
+            &partials[..partials.len().min(3)],
+            &[0.0; 3],
+        );
         tb += beat;
     }
     // Drums.
@@ -280,7 +555,16 @@ fn render(spec: &SyntheticSpec, clip: &Clip, rng: &mut impl Rng) -> Vec<f32> {
         if clip.hat > 0.0 && clip.hat_rate > 0.0 {
             let hits = clip.hat_rate.round() as usize;
             for h in 0..hits {
-                burst(&mut y, sr, t + h as f64 * beat / hits as f64, 0.03, clip.hat * 0.3, 1.0, rng, &normal);
+                burst(
+                    &mut y,
+                    sr,
+                    t + h as f64 * beat / hits as f64,
+                    0.03,
+                    clip.hat * 0.3,
+                    1.0,
+                    rng,
+                    &normal,
+                );
             }
         }
     }
@@ -297,7 +581,17 @@ fn render(spec: &SyntheticSpec, clip: &Clip, rng: &mut impl Rng) -> Vec<f32> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn add_note(y: &mut [f64], sr: f64, t0: f64, dur: f64, f: f64, amp: f64, clip: &Clip, partials: &[(f64, f64)], phases: &[f64]) {
+fn add_note(
+    y: &mut [f64],
+    sr: f64,
+    t0: f64,
+    dur: f64,
+    f: f64,
+    amp: f64,
+    clip: &Clip,
+    partials: &[(f64, f64)],
+    phases: &[f64],
+) {
     let start = (t0 * sr) as usize;
     let end = (((t0 + dur) * sr) as usize).min(y.len());
     let nyquist = sr / 2.0;
@@ -312,7 +606,10 @@ fn add_note(y: &mut [f64], sr: f64, t0: f64, dur: f64, f: f64, amp: f64, clip: &
         let env = (1.0 - (-t / clip.attack.max(1e-4)).exp()) * (-t / clip.decay.max(1e-3)).exp();
         let vib = 1.0 + clip.vibrato * (TAU * 5.5 * t).sin();
         let ph = TAU * f * vib * t;
-        let s: f64 = audible.iter().map(|&(k, a, p)| a * (k * ph + p).sin()).sum();
+        let s: f64 = audible
+            .iter()
+            .map(|&(k, a, p)| a * (k * ph + p).sin())
+            .sum();
         *v += amp * env * s;
     }
 }
@@ -331,7 +628,16 @@ fn kick(y: &mut [f64], sr: f64, t0: f64, level: f64) {
 
 /// A noise burst; `bright` = 1 differentiates the noise (a crude high-pass) for hats.
 #[allow(clippy::too_many_arguments)]
-fn burst(y: &mut [f64], sr: f64, t0: f64, len: f64, level: f64, bright: f64, rng: &mut impl Rng, normal: &Normal<f64>) {
+fn burst(
+    y: &mut [f64],
+    sr: f64,
+    t0: f64,
+    len: f64,
+    level: f64,
+    bright: f64,
+    rng: &mut impl Rng,
+    normal: &Normal<f64>,
+) {
     let start = (t0 * sr) as usize;
     let end = (((t0 + len * 3.0) * sr) as usize).min(y.len());
     let mut prev = 0.0;
@@ -375,16 +681,22 @@ pub fn generate_clip(spec: &SyntheticSpec, class: usize, index: usize) -> SynthC
     let clip = draw_clip(spec, class, &mut rng);
     let samples = render(spec, &clip, &mut rng);
     let lyrics = spec.lyrics.then(|| lyric_line(spec, class, &mut rng));
-    SynthClip { class: STYLES[class].name, index, samples, lyrics }
+    SynthClip {
+        class: STYLES[class].name,
+        index,
+        samples,
+        lyrics,
+    }
 }
 
 /// Writes the corpus in the GTZAN layout: `dir/<class>/<class>.000NN.wav`
 /// (16-bit PCM, as GTZAN), with `<class>.000NN.txt` lyrics beside each clip.
 pub fn write_corpus(spec: &SyntheticSpec, dir: &Path) -> Result<usize> {
-    let jobs: Vec<(usize, usize)> =
-        (0..spec.classes).flat_map(|c| (0..spec.clips_per_class).map(move |i| (c, i))).collect();
-    for c in 0..spec.classes {
-        std::fs::create_dir_all(dir.join(STYLES[c].name))
+    let jobs: Vec<(usize, usize)> = (0..spec.classes)
+        .flat_map(|c| (0..spec.clips_per_class).map(move |i| (c, i)))
+        .collect();
+    for style in &STYLES[..spec.classes] {
+        std::fs::create_dir_all(dir.join(style.name))
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     jobs.par_iter().try_for_each(|&(c, i)| -> Result<()> {
@@ -392,7 +704,11 @@ pub fn write_corpus(spec: &SyntheticSpec, dir: &Path) -> Result<usize> {
         // Not `with_extension`: the stem itself contains a dot (`rock.00007`).
         let stem = format!("{}.{:05}", clip.class, i);
         let folder = dir.join(clip.class);
-        write_wav16(&folder.join(format!("{stem}.wav")), &clip.samples, spec.sample_rate)?;
+        write_wav16(
+            &folder.join(format!("{stem}.wav")),
+            &clip.samples,
+            spec.sample_rate,
+        )?;
         if let Some(l) = &clip.lyrics {
             std::fs::write(folder.join(format!("{stem}.txt")), format!("{l}\n"))?;
         }
@@ -402,8 +718,14 @@ pub fn write_corpus(spec: &SyntheticSpec, dir: &Path) -> Result<usize> {
 }
 
 pub fn write_wav16(path: &Path, samples: &[f32], sample_rate: u32) -> Result<()> {
-    let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let mut w = hound::WavWriter::create(path, spec).with_context(|| format!("cannot write {}", path.display()))?;
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     for &s in samples {
         w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)?;
     }
@@ -446,8 +768,14 @@ mod tests {
     #[test]
     fn lyrics_mix_scripts() {
         let s = spec();
-        let all: String = (0..20).map(|i| generate_clip(&s, 2, i).lyrics.unwrap()).collect::<Vec<_>>().join(" ");
+        let all: String = (0..20)
+            .map(|i| generate_clip(&s, 2, i).lyrics.unwrap())
+            .collect::<Vec<_>>()
+            .join(" ");
         assert!(all.chars().any(|c| c.is_ascii_alphabetic()));
-        assert!(all.chars().any(|c| ('\u{0980}'..='\u{09FF}').contains(&c)), "{all}");
+        assert!(
+            all.chars().any(|c| ('\u{0980}'..='\u{09FF}').contains(&c)),
+            "{all}"
+        );
     }
 }

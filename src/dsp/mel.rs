@@ -30,7 +30,11 @@ pub fn mel_frequencies(n: usize, fmin: f64, fmax: f64) -> Vec<f64> {
     let (lo, hi) = (hz_to_mel(fmin), hz_to_mel(fmax));
     (0..n)
         .map(|i| {
-            let m = if n == 1 { lo } else { lo + (hi - lo) * i as f64 / (n - 1) as f64 };
+            let m = if n == 1 {
+                lo
+            } else {
+                lo + (hi - lo) * i as f64 / (n - 1) as f64
+            };
             mel_to_hz(m)
         })
         .collect()
@@ -67,10 +71,18 @@ impl MelBank {
                 })
                 .collect();
             let first = row.iter().position(|&w| w != 0.0).unwrap_or(0);
-            let last = row.iter().rposition(|&w| w != 0.0).map(|l| l + 1).unwrap_or(first);
+            let last = row
+                .iter()
+                .rposition(|&w| w != 0.0)
+                .map(|l| l + 1)
+                .unwrap_or(first);
             filters.push((first, row[first..last].to_vec()));
         }
-        MelBank { n_mels, n_bins, filters }
+        MelBank {
+            n_mels,
+            n_bins,
+            filters,
+        }
     }
 
     pub fn dense(&self) -> Vec<Vec<f32>> {

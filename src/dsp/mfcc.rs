@@ -2,7 +2,10 @@
 
 /// `librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db)` over a whole matrix.
 pub fn power_to_db(s: &[f32], amin: f64, top_db: Option<f64>) -> Vec<f32> {
-    let mut db: Vec<f32> = s.iter().map(|&v| (10.0 * (v as f64).max(amin).log10()) as f32).collect();
+    let mut db: Vec<f32> = s
+        .iter()
+        .map(|&v| (10.0 * (v as f64).max(amin).log10()) as f32)
+        .collect();
     if let Some(top) = top_db {
         let max = db.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let floor = (max as f64 - top) as f32;
@@ -19,9 +22,15 @@ pub fn dct2_ortho(n_in: usize, n_out: usize) -> Vec<Vec<f64>> {
     let n = n_in as f64;
     (0..n_out)
         .map(|k| {
-            let scale = if k == 0 { (1.0 / n).sqrt() } else { (2.0 / n).sqrt() };
+            let scale = if k == 0 {
+                (1.0 / n).sqrt()
+            } else {
+                (2.0 / n).sqrt()
+            };
             (0..n_in)
-                .map(|i| scale * (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2.0 * n)).cos())
+                .map(|i| {
+                    scale * (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2.0 * n)).cos()
+                })
                 .collect()
         })
         .collect()
@@ -29,7 +38,13 @@ pub fn dct2_ortho(n_in: usize, n_out: usize) -> Vec<Vec<f64>> {
 
 /// MFCC from a log-mel matrix (n_mels × frames, row-major): DCT along the mel
 /// axis, then the optional lifter `1 + (L/2)·sin(π(k+1)/L)`.
-pub fn mfcc_from_db(db: &[f32], n_mels: usize, frames: usize, dct: &[Vec<f64>], lifter: f64) -> Vec<f32> {
+pub fn mfcc_from_db(
+    db: &[f32],
+    n_mels: usize,
+    frames: usize,
+    dct: &[Vec<f64>],
+    lifter: f64,
+) -> Vec<f32> {
     let n_mfcc = dct.len();
     let mut out = vec![0f32; n_mfcc * frames];
     let mut acc = vec![0f64; frames];

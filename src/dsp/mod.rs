@@ -101,12 +101,20 @@ fn d_true() -> bool {
 impl FeatureSetSpec {
     pub fn parse(table: &toml::Table, path: &[String]) -> Result<Self, KeyError> {
         let spec: FeatureSetSpec = typed(toml::Value::Table(table.clone()), path)?;
-        let bad = |k: &str, m: &str| Err(KeyError::new(&crate::spec::error::join_path(path, &[k.into()]), m));
+        let bad = |k: &str, m: &str| {
+            Err(KeyError::new(
+                &crate::spec::error::join_path(path, &[k.into()]),
+                m,
+            ))
+        };
         if spec.features.is_empty() {
             return bad("features", "list at least one feature, e.g. [\"mfcc\"]");
         }
         if spec.stats.is_empty() {
-            return bad("stats", "list at least one statistic, e.g. [\"mean\", \"std\"]");
+            return bad(
+                "stats",
+                "list at least one statistic, e.g. [\"mean\", \"std\"]",
+            );
         }
         if spec.n_fft < 16 || !spec.n_fft.is_power_of_two() && spec.n_fft % 2 != 0 {
             return bad("n_fft", "must be an even number of at least 16");
@@ -137,7 +145,9 @@ impl FeatureSetSpec {
 
     pub fn shape(&self) -> FeatureShape {
         match self.kind {
-            FeatureKind::Summary => FeatureShape::Summary { dim: self.rows() * self.stats.len() },
+            FeatureKind::Summary => FeatureShape::Summary {
+                dim: self.rows() * self.stats.len(),
+            },
         }
     }
 
@@ -173,7 +183,13 @@ impl Extractor {
         Extractor {
             spec: spec.clone(),
             stft: stft::Stft::new(spec.n_fft, spec.hop_length),
-            mel: mel::MelBank::new(sr, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax.unwrap_or(sr / 2.0)),
+            mel: mel::MelBank::new(
+                sr,
+                spec.n_fft,
+                spec.n_mels,
+                spec.fmin,
+                spec.fmax.unwrap_or(sr / 2.0),
+            ),
             dct: mfcc::dct2_ortho(spec.n_mels, spec.n_mfcc),
         }
     }
@@ -184,7 +200,10 @@ impl Extractor {
         let power = self.stft.power(y);
         let mel = self.mel.apply(&power, frames);
         let db = mfcc::power_to_db(&mel, 1e-10, self.spec.top_db);
-        (mfcc::mfcc_from_db(&db, self.spec.n_mels, frames, &self.dct, self.spec.lifter), frames)
+        (
+            mfcc::mfcc_from_db(&db, self.spec.n_mels, frames, &self.dct, self.spec.lifter),
+            frames,
+        )
     }
 
     /// All requested features stacked (rows × frames).

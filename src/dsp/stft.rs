@@ -27,7 +27,12 @@ pub struct Stft {
 impl Stft {
     pub fn new(n_fft: usize, hop: usize) -> Self {
         let fft = FftPlanner::new().plan_fft_forward(n_fft);
-        Stft { n_fft, hop, window: hann_periodic(n_fft), fft }
+        Stft {
+            n_fft,
+            hop,
+            window: hann_periodic(n_fft),
+            fft,
+        }
     }
 
     pub fn n_bins(&self) -> usize {
@@ -92,14 +97,21 @@ mod tests {
     fn pure_tone_peaks_at_its_bin_in_every_frame() {
         let sr = 22050.0;
         let f = 22050.0 * 100.0 / 2048.0; // exactly bin 100
-        let y: Vec<f32> = (0..8192).map(|i| (2.0 * std::f64::consts::PI * f * i as f64 / sr).sin() as f32).collect();
+        let y: Vec<f32> = (0..8192)
+            .map(|i| (2.0 * std::f64::consts::PI * f * i as f64 / sr).sin() as f32)
+            .collect();
         let s = Stft::new(2048, 512);
         let p = s.power(&y);
         let frames = s.n_frames(y.len());
         assert_eq!(frames, 17);
         for t in 4..12 {
             let col: Vec<f32> = (0..s.n_bins()).map(|k| p[k * frames + t]).collect();
-            let argmax = col.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+            let argmax = col
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap()
+                .0;
             assert_eq!(argmax, 100, "frame {t}");
             // Hann-windowed unit sine: peak |X| = n_fft / 4.
             assert!((col[100].sqrt() - 512.0).abs() < 1.0, "{}", col[100].sqrt());

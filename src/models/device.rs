@@ -20,7 +20,9 @@ pub fn parse_device(s: &str) -> Result<DeviceChoice, String> {
         "auto" => Ok(DeviceChoice::Auto),
         other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
             Some(Ok(n)) => Ok(DeviceChoice::Cuda(n)),
-            _ => Err(format!("unknown device `{other}`; expected cpu, cuda, cuda:N, metal or auto")),
+            _ => Err(format!(
+                "unknown device `{other}`; expected cpu, cuda, cuda:N, metal or auto"
+            )),
         },
     }
 }

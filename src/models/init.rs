@@ -23,18 +23,30 @@ pub fn linear(
     params: &mut Vec<Param>,
 ) -> Result<Linear> {
     let bound = 1.0 / (fan_in as f32).sqrt();
-    let w: Vec<f32> = (0..fan_in * fan_out).map(|_| rng.gen_range(-bound..bound)).collect();
+    let w: Vec<f32> = (0..fan_in * fan_out)
+        .map(|_| rng.gen_range(-bound..bound))
+        .collect();
     let b: Vec<f32> = (0..fan_out).map(|_| rng.gen_range(-bound..bound)).collect();
     let w = Var::from_tensor(&Tensor::from_vec(w, (fan_out, fan_in), device)?)?;
     let b = Var::from_tensor(&Tensor::from_vec(b, fan_out, device)?)?;
     let layer = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
-    params.push(Param { name: format!("{name}.weight"), var: w });
-    params.push(Param { name: format!("{name}.bias"), var: b });
+    params.push(Param {
+        name: format!("{name}.weight"),
+        var: w,
+    });
+    params.push(Param {
+        name: format!("{name}.bias"),
+        var: b,
+    });
     Ok(layer)
 }
 
 /// Standard normal noise from the seeded generator (Box–Muller in f64).
-pub fn normal(rng: &mut Xoshiro256PlusPlus, shape: (usize, usize), device: &Device) -> Result<Tensor> {
+pub fn normal(
+    rng: &mut Xoshiro256PlusPlus,
+    shape: (usize, usize),
+    device: &Device,
+) -> Result<Tensor> {
     let n = shape.0 * shape.1;
     let mut v = Vec::with_capacity(n);
     while v.len() < n {

@@ -65,7 +65,11 @@ pub const REGISTRY: &[(&str, Group, ParseFn)] = &[
     ("pca", Group::Baseline, pca::parse),
 ];
 
-pub fn parse(group: Group, table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {
+pub fn parse(
+    group: Group,
+    table: &toml::Table,
+    path: &[String],
+) -> Result<Box<dyn Representer>, KeyError> {
     let kind_path = crate::spec::error::join_path(path, &["kind".into()]);
     let kinds: Vec<&str> = REGISTRY.iter().map(|(k, _, _)| *k).collect();
     let kind = match table.get("kind") {
@@ -73,22 +77,43 @@ pub fn parse(group: Group, table: &toml::Table, path: &[String]) -> Result<Box<d
         Some(other) => {
             return Err(KeyError::new(
                 &kind_path,
-                format!("expected a string, found {}", crate::spec::grid::type_name(other)),
+                format!(
+                    "expected a string, found {}",
+                    crate::spec::grid::type_name(other)
+                ),
             ))
         }
-        None => return Err(KeyError::new(&kind_path, format!("missing; one of {}", kinds.join(", ")))),
+        None => {
+            return Err(KeyError::new(
+                &kind_path,
+                format!("missing; one of {}", kinds.join(", ")),
+            ))
+        }
     };
     let Some((_, home, parse)) = REGISTRY.iter().find(|(k, _, _)| *k == kind) else {
-        return Err(KeyError::new(&kind_path, crate::data::unknown_kind(kind, &kinds)));
+        return Err(KeyError::new(
+            &kind_path,
+            crate::data::unknown_kind(kind, &kinds),
+        ));
     };
     if *home != group {
-        let section = if *home == Group::Model { "models" } else { "baselines" };
-        return Err(KeyError::new(&kind_path, format!("`{kind}` belongs under [{section}]")));
+        let section = if *home == Group::Model {
+            "models"
+        } else {
+            "baselines"
+        };
+        return Err(KeyError::new(
+            &kind_path,
+            format!("`{kind}` belongs under [{section}]"),
+        ));
     }
     parse(table, path)
 }
 
 /// Parses a kind's typed parameters from its table.
-pub fn typed_params<T: serde::de::DeserializeOwned>(table: &toml::Table, path: &[String]) -> Result<T, KeyError> {
+pub fn typed_params<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+    path: &[String],
+) -> Result<T, KeyError> {
     crate::spec::typed(toml::Value::Table(table.clone()), path)
 }

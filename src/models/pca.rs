@@ -28,7 +28,10 @@ fn d_components() -> usize {
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {
     let p: PcaParams = super::typed_params(table, path)?;
     if p.n_components == 0 {
-        return Err(KeyError::new(&crate::spec::error::join_path(path, &["n_components".into()]), "must be at least 1"));
+        return Err(KeyError::new(
+            &crate::spec::error::join_path(path, &["n_components".into()]),
+            "must be at least 1",
+        ));
     }
     Ok(Box::new(Pca { p }))
 }
@@ -54,12 +57,20 @@ impl Representer for Pca {
         let (n, d) = input.x.dim();
         let k = self.p.n_components;
         if k > n.min(d) {
-            bail!("n_components = {k} exceeds min(tracks, features) = {}", n.min(d));
+            bail!(
+                "n_components = {k} exceeds min(tracks, features) = {}",
+                n.min(d)
+            );
         }
         let x = input.x.mapv(|v| v as f64);
         let ds = linfa::DatasetBase::from(x.clone());
-        let model = linfa_reduction::Pca::params(k).whiten(self.p.whiten).fit(&ds)?;
+        let model = linfa_reduction::Pca::params(k)
+            .whiten(self.p.whiten)
+            .fit(&ds)?;
         let z: ndarray::Array2<f64> = model.predict(&x);
-        Ok(Fitted { latent: z.mapv(|v| v as f32), history: Vec::new() })
+        Ok(Fitted {
+            latent: z.mapv(|v| v as f32),
+            history: Vec::new(),
+        })
     }
 }

@@ -16,7 +16,9 @@ pub struct RawParams {
 }
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {
-    Ok(Box::new(Raw { p: super::typed_params(table, path)? }))
+    Ok(Box::new(Raw {
+        p: super::typed_params(table, path)?,
+    }))
 }
 
 pub struct Raw {
@@ -37,6 +39,9 @@ impl Representer for Raw {
         matches!(shape, FeatureShape::Summary { .. })
     }
     fn fit(&self, input: &FitInput, _out_dir: &Path) -> Result<Fitted> {
-        Ok(Fitted { latent: input.x.clone(), history: Vec::new() })
+        Ok(Fitted {
+            latent: input.x.clone(),
+            history: Vec::new(),
+        })
     }
 }

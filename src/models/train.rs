@@ -41,7 +41,14 @@ pub fn fit(
 ) -> Result<Vec<EpochLoss>> {
     let n = x.dim(0)?;
     let vars: Vec<_> = params.iter().map(|p| p.var.clone()).collect();
-    let mut opt = AdamW::new(vars, ParamsAdamW { lr: cfg.lr, weight_decay: cfg.weight_decay, ..Default::default() })?;
+    let mut opt = AdamW::new(
+        vars,
+        ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        },
+    )?;
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut history = Vec::with_capacity(cfg.epochs);
     for epoch in 0..cfg.epochs {
@@ -97,10 +104,19 @@ pub fn fit(
 
 /// Writes the parameters as safetensors (PyTorch-style names such as
 /// `encoder.0.weight`) and the resolved configuration as JSON beside them.
-pub fn save_checkpoint(params: &[Param], config: &serde_json::Value, dir: &std::path::Path) -> Result<()> {
-    let tensors: std::collections::HashMap<String, Tensor> =
-        params.iter().map(|p| (p.name.clone(), p.var.as_tensor().clone())).collect();
+pub fn save_checkpoint(
+    params: &[Param],
+    config: &serde_json::Value,
+    dir: &std::path::Path,
+) -> Result<()> {
+    let tensors: std::collections::HashMap<String, Tensor> = params
+        .iter()
+        .map(|p| (p.name.clone(), p.var.as_tensor().clone()))
+        .collect();
     candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
-    std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(config)?)?;
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_string_pretty(config)?,
+    )?;
     Ok(())
 }

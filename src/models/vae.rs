@@ -1,7 +1,7 @@
 //! `vae`: dense encoder → (μ, log σ²) → z = μ + σ·ε → dense decoder.
 //! Loss per track: reconstruction (squared error summed over features)
-//! + β · KL(q(z|x) ‖ N(0, I)), averaged over the batch. The latent used
-//! for clustering is μ.
+//! plus β · KL(q(z|x) ‖ N(0, I)), averaged over the batch. The latent
+//! used for clustering is μ.
 
 use std::path::Path;
 
@@ -89,7 +89,10 @@ pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer
         return Err(KeyError::new(&at("latent_dim"), "must be at least 1"));
     }
     if p.hidden.contains(&0) {
-        return Err(KeyError::new(&at("hidden"), "layer widths must be positive"));
+        return Err(KeyError::new(
+            &at("hidden"),
+            "layer widths must be positive",
+        ));
     }
     if p.epochs == 0 {
         return Err(KeyError::new(&at("epochs"), "must be at least 1"));
@@ -133,7 +136,14 @@ impl Net {
         let mut enc = Vec::new();
         let mut width = input;
         for (i, &h) in hidden.iter().enumerate() {
-            enc.push(init::linear(&format!("encoder.{i}"), width, h, rng, device, params)?);
+            enc.push(init::linear(
+                &format!("encoder.{i}"),
+                width,
+                h,
+                rng,
+                device,
+                params,
+            )?);
             width = h;
         }
         let mu = init::linear("mu", width, latent, rng, device, params)?;
@@ -141,11 +151,25 @@ impl Net {
         let mut dec = Vec::new();
         let mut width = latent;
         for (i, &h) in hidden.iter().rev().enumerate() {
-            dec.push(init::linear(&format!("decoder.{i}"), width, h, rng, device, params)?);
+            dec.push(init::linear(
+                &format!("decoder.{i}"),
+                width,
+                h,
+                rng,
+                device,
+                params,
+            )?);
             width = h;
         }
         let out = init::linear("output", width, input, rng, device, params)?;
-        Ok(Net { enc, mu, logvar, dec, out, act })
+        Ok(Net {
+            enc,
+            mu,
+            logvar,
+            dec,
+            out,
+            act,
+        })
     }
 
     pub fn encode(&self, x: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
@@ -206,18 +230,37 @@ impl Representer for Vae {
         let device = input.device;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(input.seed);
         let mut params = Vec::new();
-        let net = Net::new(d, &self.p.hidden, self.p.latent_dim, self.p.activation, &mut rng, device, &mut params)?;
+        let net = Net::new(
+            d,
+            &self.p.hidden,
+            self.p.latent_dim,
+            self.p.activation,
+            &mut rng,
+            device,
+            &mut params,
+        )?;
         let x = Tensor::from_slice(input.x.as_slice().expect("standard layout"), (n, d), device)?;
         let latent_dim = self.p.latent_dim;
-        let history: Vec<EpochLoss> = train::fit(&x, &params, &self.train_config(), &mut rng, device, |xb, rng, _| {
-            let (mu, logvar) = net.encode(xb)?;
-            let eps = init::normal(rng, (xb.dim(0)?, latent_dim), device)?;
-            let z = (&mu + (logvar.clone() * 0.5)?.exp()?.mul(&eps)?)?;
-            let recon = net.decode(&z)?;
-            let reconstruction = (recon - xb)?.sqr()?.sum(D::Minus1)?.mean_all()?;
-            let kl = kl_per_row(&mu, &logvar)?.mean_all()?;
-            Ok(BatchLoss { total: (&reconstruction + &kl)?, reconstruction, kl })
-        })?;
+        let history: Vec<EpochLoss> = train::fit(
+            &x,
+            &params,
+            &self.train_config(),
+            &mut rng,
+            device,
+            |xb, rng, _| {
+                let (mu, logvar) = net.encode(xb)?;
+                let eps = init::normal(rng, (xb.dim(0)?, latent_dim), device)?;
+                let z = (&mu + (logvar.clone() * 0.5)?.exp()?.mul(&eps)?)?;
+                let recon = net.decode(&z)?;
+                let reconstruction = (recon - xb)?.sqr()?.sum(D::Minus1)?.mean_all()?;
+                let kl = kl_per_row(&mu, &logvar)?.mean_all()?;
+                Ok(BatchLoss {
+                    total: (&reconstruction + &kl)?,
+                    reconstruction,
+                    kl,
+                })
+            },
+        )?;
         let (mu, _) = net.encode(&x)?;
         let latent: Vec<f32> = mu.flatten_all()?.to_vec1()?;
         let latent = ndarray::Array2::from_shape_vec((n, latent_dim), latent)?;
@@ -237,9 +280,15 @@ mod tests {
         let lv = Tensor::new(&[[0.0f32, -0.5], [1.0, 0.3]], &dev).unwrap();
         let got: Vec<f32> = kl_per_row(&mu, &lv).unwrap().to_vec1().unwrap();
         let closed = |m: &[f64], l: &[f64]| -> f64 {
-            m.iter().zip(l).map(|(m, l)| -0.5 * (1.0 + l - m * m - l.exp())).sum()
+            m.iter()
+                .zip(l)
+                .map(|(m, l)| -0.5 * (1.0 + l - m * m - l.exp()))
+                .sum()
         };
-        let want = [closed(&[0.5, -1.0], &[0.0, -0.5]), closed(&[0.0, 2.0], &[1.0, 0.3])];
+        let want = [
+            closed(&[0.5, -1.0], &[0.0, -0.5]),
+            closed(&[0.0, 2.0], &[1.0, 0.3]),
+        ];
         for (g, w) in got.iter().zip(want) {
             assert!((*g as f64 - w).abs() < 1e-6, "{g} vs {w}");
         }

@@ -21,12 +21,11 @@ pub struct ResolvedDataset {
 }
 
 const CORPUS_STAGE: &str = "corpus";
-const CORPUS_VERSION: u32 = 1;
 
 pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
     let (tracks, input_keys, corpus) = match spec {
         DatasetSpec::Synthetic(s) => {
-            let key = KeyBuilder::new(CORPUS_STAGE, CORPUS_VERSION)
+            let key = KeyBuilder::new(CORPUS_STAGE, synthetic::GENERATOR_VERSION)
                 .params("spec", &serde_json::to_value(s)?)
                 .finish();
             let dir = store.path(CORPUS_STAGE, &key);
@@ -36,8 +35,18 @@ pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
                 for i in 0..s.clips_per_class {
                     let file = format!("{class}.{i:05}.wav");
                     let id = format!("{class}/{file}");
-                    keys.push(KeyBuilder::new("synthetic-track", 1).input("corpus", &key).bytes("id", id.as_bytes()).finish());
-                    tracks.push(Track { id, path: dir.join(class).join(&file), label: Some(class.to_string()), lyrics: None });
+                    keys.push(
+                        KeyBuilder::new("synthetic-track", 1)
+                            .input("corpus", &key)
+                            .bytes("id", id.as_bytes())
+                            .finish(),
+                    );
+                    tracks.push(Track {
+                        id,
+                        path: dir.join(class).join(&file),
+                        label: Some(class.to_string()),
+                        lyrics: None,
+                    });
                 }
             }
             (tracks, keys, Some((key, dir, s.clone())))
@@ -46,7 +55,10 @@ pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
             let tracks = folders::list(&f.path)?;
             let keys = tracks
                 .par_iter()
-                .map(|t| hash_file(&t.path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", t.path.display())))
+                .map(|t| {
+                    hash_file(&t.path)
+                        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", t.path.display()))
+                })
                 .collect::<Result<Vec<_>>>()?;
             (tracks, keys, None)
         }
@@ -54,14 +66,21 @@ pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
     let mut classes: Vec<String> = tracks.iter().filter_map(|t| t.label.clone()).collect();
     classes.sort();
     classes.dedup();
-    Ok(ResolvedDataset { tracks, input_keys, classes, corpus })
+    Ok(ResolvedDataset {
+        tracks,
+        input_keys,
+        classes,
+        corpus,
+    })
 }
 
 impl ResolvedDataset {
     /// Writes the synthetic corpus into the cache if it is not there yet, and
     /// loads lyrics written beside the clips. Returns whether it was cached.
     pub fn materialize(&mut self, store: &Store) -> Result<bool> {
-        let Some((key, _, spec)) = &self.corpus else { return Ok(true) };
+        let Some((key, _, spec)) = &self.corpus else {
+            return Ok(true);
+        };
         let (dir, cached) = store.get_or_build(CORPUS_STAGE, key, |tmp| {
             synthetic::write_corpus(spec, tmp)?;
             std::fs::write(tmp.join("corpus.json"), serde_json::to_string_pretty(spec)?)?;
@@ -79,7 +98,11 @@ impl ResolvedDataset {
     pub fn label_index(&self) -> Option<Vec<usize>> {
         self.tracks
             .iter()
-            .map(|t| t.label.as_ref().map(|l| self.classes.binary_search(l).unwrap()))
+            .map(|t| {
+                t.label
+                    .as_ref()
+                    .map(|l| self.classes.binary_search(l).unwrap())
+            })
             .collect()
     }
 }

@@ -28,7 +28,10 @@ fn extraction_params(spec: &FeatureSetSpec) -> serde_json::Value {
 
 pub fn track_key(dataset: &DatasetSpec, input: &Key, spec: &FeatureSetSpec) -> Key {
     KeyBuilder::new(STAGE, VERSION)
-        .params("decode", &serde_json::to_value(dataset.decode_params()).unwrap())
+        .params(
+            "decode",
+            &serde_json::to_value(dataset.decode_params()).unwrap(),
+        )
         .params("min_duration", &serde_json::json!(dataset.min_duration()))
         .input("audio", input)
         .params("features", &extraction_params(spec))
@@ -49,7 +52,8 @@ pub struct FeatureMatrix {
 
 /// The matrix key: the ordered per-track keys plus standardisation.
 pub fn matrix_key(track_keys: &[Key], spec: &FeatureSetSpec) -> Key {
-    let mut b = KeyBuilder::new("feature-matrix", 1).params("standardize", &serde_json::json!(spec.standardize));
+    let mut b = KeyBuilder::new("feature-matrix", 1)
+        .params("standardize", &serde_json::json!(spec.standardize));
     for k in track_keys {
         b = b.input("track", k);
     }
@@ -66,7 +70,11 @@ pub fn compute(
     let started = Instant::now();
     let params = dataset.decode_params();
     let extractor = Extractor::new(spec, params.sample_rate);
-    let keys: Vec<Key> = data.input_keys.iter().map(|k| track_key(dataset, k, spec)).collect();
+    let keys: Vec<Key> = data
+        .input_keys
+        .iter()
+        .map(|k| track_key(dataset, k, spec))
+        .collect();
     let outcomes: Vec<(Result<Vec<f32>>, bool)> = data
         .tracks
         .par_iter()
@@ -110,7 +118,10 @@ pub fn compute(
         }
     }
     if vectors.len() < 2 {
-        bail!("only {} usable track(s) for this feature set: need at least 2", vectors.len());
+        bail!(
+            "only {} usable track(s) for this feature set: need at least 2",
+            vectors.len()
+        );
     }
     let dim = vectors[0].len();
     let mut x = Array2::<f32>::zeros((vectors.len(), dim));
@@ -134,7 +145,10 @@ fn extract_track(path: &Path, dataset: &DatasetSpec, extractor: &Extractor) -> R
     let decoded = decode_file(path, &dataset.decode_params())?;
     let seconds = decoded.samples.len() as f64 / decoded.sample_rate as f64;
     if seconds < dataset.min_duration() {
-        bail!("clip is {seconds:.2} s long, shorter than min_duration = {} s", dataset.min_duration());
+        bail!(
+            "clip is {seconds:.2} s long, shorter than min_duration = {} s",
+            dataset.min_duration()
+        );
     }
     let v = extractor.summary(&decoded.samples);
     if let Some(i) = v.iter().position(|x| !x.is_finite()) {
@@ -156,10 +170,12 @@ pub fn standardize(x: &mut Array2<f32>) {
 }
 
 pub fn write_vector(path: &Path, v: &[f32]) -> Result<()> {
-    ndarray_npy::write_npy(path, &Array1::from(v.to_vec())).with_context(|| format!("cannot write {}", path.display()))
+    ndarray_npy::write_npy(path, &Array1::from(v.to_vec()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub fn read_vector(path: &Path) -> Result<Vec<f32>> {
-    let a: Array1<f32> = ndarray_npy::read_npy(path).with_context(|| format!("corrupt cache entry {}", path.display()))?;
+    let a: Array1<f32> = ndarray_npy::read_npy(path)
+        .with_context(|| format!("corrupt cache entry {}", path.display()))?;
     Ok(a.to_vec())
 }

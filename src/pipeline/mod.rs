@@ -23,7 +23,9 @@ use rayon::prelude::*;
 use crate::cache::{Key, KeyBuilder, Store};
 use crate::cluster::metrics;
 use crate::models::{device, EpochLoss, FitInput};
-use crate::report::results::{CellResult, CellStatus, ClassCount, DatasetInfo, RunRecord, SkippedTrack};
+use crate::report::results::{
+    CellResult, CellStatus, ClassCount, DatasetInfo, RunRecord, SkippedTrack,
+};
 use crate::spec::{Cell, Experiment};
 use dataset::ResolvedDataset;
 use features::FeatureMatrix;
@@ -83,7 +85,9 @@ pub fn cluster_key(cell: &Cell, represent: &Key, n_classes: Option<usize>) -> Ke
 }
 
 pub fn score_key(names: &[String], cluster: &Key, represent: &Key, truth: Option<&[usize]>) -> Key {
-    let truth_bytes: Vec<u8> = truth.map(|t| t.iter().flat_map(|v| (*v as u64).to_le_bytes()).collect()).unwrap_or_default();
+    let truth_bytes: Vec<u8> = truth
+        .map(|t| t.iter().flat_map(|v| (*v as u64).to_le_bytes()).collect())
+        .unwrap_or_default();
     KeyBuilder::new(SCORE, 1)
         .params("metrics", &serde_json::json!(names))
         .input("cluster", cluster)
@@ -93,7 +97,11 @@ pub fn score_key(names: &[String], cluster: &Key, represent: &Key, truth: Option
 }
 
 fn bar(len: usize, msg: &'static str, quiet: bool) -> ProgressBar {
-    let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
     let pb = ProgressBar::with_draw_target(Some(len as u64), target);
     pb.set_style(
         ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {elapsed}")
@@ -119,15 +127,25 @@ pub fn plan(exp: &Experiment) -> Result<Vec<PlannedCell>> {
     let data = dataset::resolve(&exp.dataset, &store)?;
     let truth = data.label_index();
     let n_classes = truth.as_ref().map(|_| data.classes.len());
-    let (_, device_name) = device::open(device::parse_device(&exp.experiment.device).map_err(|e| anyhow!(e))?)?;
+    let (_, device_name) =
+        device::open(device::parse_device(&exp.experiment.device).map_err(|e| anyhow!(e))?)?;
     let mut fm_keys: HashMap<String, (Key, (usize, usize))> = HashMap::new();
     for fv in &exp.feature_sets {
-        let keys: Vec<Key> =
-            data.input_keys.iter().map(|k| features::track_key(&exp.dataset, k, &fv.spec)).collect();
-        let cached = keys.iter().filter(|k| store.contains(features::STAGE, k)).count();
+        let keys: Vec<Key> = data
+            .input_keys
+            .iter()
+            .map(|k| features::track_key(&exp.dataset, k, &fv.spec))
+            .collect();
+        let cached = keys
+            .iter()
+            .filter(|k| store.contains(features::STAGE, k))
+            .count();
         // Skipped tracks are only known after extraction; the matrix key
         // assumes every track is usable, as on a first run.
-        fm_keys.insert(fv.label.clone(), (features::matrix_key(&keys, &fv.spec), (cached, keys.len())));
+        fm_keys.insert(
+            fv.label.clone(),
+            (features::matrix_key(&keys, &fv.spec), (cached, keys.len())),
+        );
     }
     Ok(exp
         .cells
@@ -172,11 +190,13 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     let cells: Vec<&Cell> = match &opts.cell {
         Some(id) => {
             let c = exp.cells.iter().find(|c| &c.id == id).ok_or_else(|| {
-                let near = crate::spec::suggest::nearest(id, exp.cells.iter().map(|c| c.id.as_str()));
+                let near =
+                    crate::spec::suggest::nearest(id, exp.cells.iter().map(|c| c.id.as_str()));
                 anyhow!(
                     "no cell `{id}` in {}{}; `runner plan` lists the cells",
                     exp.file.display(),
-                    near.map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default()
+                    near.map(|n| format!(" (did you mean `{n}`?)"))
+                        .unwrap_or_default()
                 )
             })?;
             vec![c]
@@ -186,7 +206,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
 
     // Dataset.
     let mut data: ResolvedDataset = dataset::resolve(&exp.dataset, &store)?;
-    data.materialize(&store).context("cannot write the synthetic corpus")?;
+    data.materialize(&store)
+        .context("cannot write the synthetic corpus")?;
     let truth_all = data.label_index();
 
     // Features, once per feature set that a selected cell needs.
@@ -225,7 +246,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     let represented: HashMap<Key, Result<Represented, String>> = tasks
         .par_iter()
         .map(|(cell, fm, key)| {
-            let r = represent(cell, fm, *key, &store, &device).map_err(|e| format!("{}: {e:#}", cell.repr.label));
+            let r = represent(cell, fm, *key, &store, &device)
+                .map_err(|e| format!("{}: {e:#}", cell.repr.label));
             pb.inc(1);
             (*key, r)
         })
@@ -239,7 +261,15 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         .zip(cell_repr.par_iter())
         .map(|(cell, rk)| {
             let fm = &matrices[&cell.features.label];
-            let r = cluster_and_score(exp, cell, fm, rk.and_then(|k| represented.get(&k)), &data, truth_all.as_deref(), &store);
+            let r = cluster_and_score(
+                exp,
+                cell,
+                fm,
+                rk.and_then(|k| represented.get(&k)),
+                &data,
+                truth_all.as_deref(),
+                &store,
+            );
             pb.inc(1);
             r
         })
@@ -258,7 +288,11 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     for (label, m) in &matrices {
         if let Ok(m) = m {
             for (t, reason) in &m.skipped {
-                skipped.push(SkippedTrack { track: t.clone(), feature_set: label.clone(), reason: reason.clone() });
+                skipped.push(SkippedTrack {
+                    track: t.clone(),
+                    feature_set: label.clone(),
+                    reason: reason.clone(),
+                });
             }
         }
     }
@@ -268,7 +302,11 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         .iter()
         .map(|c| ClassCount {
             name: c.clone(),
-            tracks: data.tracks.iter().filter(|t| t.label.as_deref() == Some(c)).count(),
+            tracks: data
+                .tracks
+                .iter()
+                .filter(|t| t.label.as_deref() == Some(c))
+                .count(),
         })
         .collect();
     let record = RunRecord {
@@ -279,10 +317,20 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         git_commit: git_commit(exp.file.parent().unwrap_or(Path::new("."))),
         device: device_name,
         wall_seconds: started.elapsed().as_secs_f64(),
-        dataset: DatasetInfo { description: exp.dataset.describe(), tracks: data.tracks.len(), classes, skipped },
+        dataset: DatasetInfo {
+            description: exp.dataset.describe(),
+            tracks: data.tracks.len(),
+            classes,
+            skipped,
+        },
         cache: store.counts(),
         sort_by: exp.report.sort_by.clone().unwrap_or_else(|| {
-            if truth_all.is_some() { "nmi_arithmetic" } else { "silhouette" }.to_string()
+            if truth_all.is_some() {
+                "nmi_arithmetic"
+            } else {
+                "silhouette"
+            }
+            .to_string()
         }),
         cells: results,
         histories,
@@ -290,22 +338,45 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     Ok(RunOutcome { record })
 }
 
-fn represent(cell: &Cell, fm: &FeatureMatrix, key: Key, store: &Store, device: &candle_core::Device) -> Result<Represented> {
+fn represent(
+    cell: &Cell,
+    fm: &FeatureMatrix,
+    key: Key,
+    store: &Store,
+    device: &candle_core::Device,
+) -> Result<Represented> {
     let t = Instant::now();
     if let Some(dir) = store.lookup(REPRESENT, &key) {
         let latent: Array2<f32> = ndarray_npy::read_npy(dir.join("latent.npy"))
             .with_context(|| format!("corrupt cache entry {}", dir.display()))?;
-        let history: Vec<EpochLoss> = serde_json::from_slice(&std::fs::read(dir.join("history.json"))?)?;
-        return Ok(Represented { key, latent: Arc::new(latent), history, seconds: t.elapsed().as_secs_f64(), cached: true });
+        let history: Vec<EpochLoss> =
+            serde_json::from_slice(&std::fs::read(dir.join("history.json"))?)?;
+        return Ok(Represented {
+            key,
+            latent: Arc::new(latent),
+            history,
+            seconds: t.elapsed().as_secs_f64(),
+            cached: true,
+        });
     }
     let mut out = None;
     store.publish(REPRESENT, &key, |tmp| {
-        let fitted = cell.repr.repr.fit(&FitInput { x: &fm.x, seed: cell.seed, device }, tmp)?;
+        let fitted = cell.repr.repr.fit(
+            &FitInput {
+                x: &fm.x,
+                seed: cell.seed,
+                device,
+            },
+            tmp,
+        )?;
         if let Some(bad) = fitted.latent.iter().position(|v| !v.is_finite()) {
             anyhow::bail!("latent value {bad} is not finite");
         }
         ndarray_npy::write_npy(tmp.join("latent.npy"), &fitted.latent)?;
-        std::fs::write(tmp.join("history.json"), serde_json::to_vec(&fitted.history)?)?;
+        std::fs::write(
+            tmp.join("history.json"),
+            serde_json::to_vec(&fitted.history)?,
+        )?;
         out = Some(fitted);
         Ok(())
     })?;
@@ -330,7 +401,10 @@ fn base_result(cell: &Cell) -> CellResult {
             }
         }
     };
-    add("features", serde_json::to_value(&cell.features.spec).unwrap());
+    add(
+        "features",
+        serde_json::to_value(&cell.features.spec).unwrap(),
+    );
     add("repr", cell.repr.repr.params());
     add("cluster", cell.clusterer.clusterer.params());
     CellResult {
@@ -377,7 +451,8 @@ fn cluster_and_score(
     res.tracks = fm.rows.len();
     res.keys.insert("features".into(), fm.key.hex());
     res.timings.insert("features".into(), fm.seconds);
-    res.cached.insert("features".into(), fm.cache_hits == data.tracks.len());
+    res.cached
+        .insert("features".into(), fm.cache_hits == data.tracks.len());
     let rep = match rep {
         Some(Ok(r)) => r,
         Some(Err(e)) => {
@@ -414,20 +489,37 @@ fn cluster_stage(
     let ck = cluster_key(cell, &rep.key, n_classes);
     let t = Instant::now();
     let (dir, cached) = store.get_or_build(CLUSTER, &ck, |tmp| {
-        let labels = cell.clusterer.clusterer.fit_predict(&rep.latent, n_classes, cell.seed)?;
+        let labels = cell
+            .clusterer
+            .clusterer
+            .fit_predict(&rep.latent, n_classes, cell.seed)?;
         ndarray_npy::write_npy(tmp.join("labels.npy"), &ndarray::Array1::from(labels))?;
         Ok(())
     })?;
-    let labels: ndarray::Array1<i64> =
-        ndarray_npy::read_npy(dir.join("labels.npy")).with_context(|| format!("corrupt cache entry {}", dir.display()))?;
+    let labels: ndarray::Array1<i64> = ndarray_npy::read_npy(dir.join("labels.npy"))
+        .with_context(|| format!("corrupt cache entry {}", dir.display()))?;
     let labels = labels.to_vec();
     res.keys.insert(CLUSTER.into(), ck.hex());
-    res.timings.insert(CLUSTER.into(), if cached { 0.0 } else { t.elapsed().as_secs_f64() });
+    res.timings.insert(
+        CLUSTER.into(),
+        if cached {
+            0.0
+        } else {
+            t.elapsed().as_secs_f64()
+        },
+    );
     res.cached.insert(CLUSTER.into(), cached);
     let (_, k) = metrics::encode(&labels);
-    res.clusters = Some(labels.iter().filter(|&&l| l >= 0).collect::<std::collections::BTreeSet<_>>().len());
+    res.clusters = Some(
+        labels
+            .iter()
+            .filter(|&&l| l >= 0)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+    );
     if labels.contains(&-1) {
-        res.noise_fraction = Some(labels.iter().filter(|&&l| l == -1).count() as f64 / labels.len() as f64);
+        res.noise_fraction =
+            Some(labels.iter().filter(|&&l| l == -1).count() as f64 / labels.len() as f64);
     } else {
         res.noise_fraction = Some(0.0);
     }
@@ -438,13 +530,24 @@ fn cluster_stage(
     let (dir, cached) = store.get_or_build(SCORE, &sk, |tmp| {
         let x = rep.latent.mapv(|v| v as f64);
         let scores = metrics::score_all(x.view(), &labels, truth, &exp.metrics.include);
-        std::fs::write(tmp.join("metrics.json"), serde_json::to_vec_pretty(&scores)?)?;
+        std::fs::write(
+            tmp.join("metrics.json"),
+            serde_json::to_vec_pretty(&scores)?,
+        )?;
         Ok(())
     })?;
-    let scores: BTreeMap<String, metrics::Score> = serde_json::from_slice(&std::fs::read(dir.join("metrics.json"))?)
-        .with_context(|| format!("corrupt cache entry {}", dir.display()))?;
+    let scores: BTreeMap<String, metrics::Score> =
+        serde_json::from_slice(&std::fs::read(dir.join("metrics.json"))?)
+            .with_context(|| format!("corrupt cache entry {}", dir.display()))?;
     res.keys.insert(SCORE.into(), sk.hex());
-    res.timings.insert(SCORE.into(), if cached { 0.0 } else { t.elapsed().as_secs_f64() });
+    res.timings.insert(
+        SCORE.into(),
+        if cached {
+            0.0
+        } else {
+            t.elapsed().as_secs_f64()
+        },
+    );
     res.cached.insert(SCORE.into(), cached);
     for (name, s) in scores {
         if let Some(r) = s.reason {
@@ -458,7 +561,18 @@ fn cluster_stage(
 /// The commit of the repository holding the experiment, if any (plain `git`
 /// process, no shell).
 pub fn git_commit(dir: &Path) -> Option<String> {
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    let out = std::process::Command::new("git").arg("-C").arg(dir).args(["rev-parse", "HEAD"]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

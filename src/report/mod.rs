@@ -13,7 +13,13 @@ use anyhow::{Context, Result};
 use results::RunRecord;
 
 /// Every file a report folder holds.
-pub const FILES: &[&str] = &["results.json", "results.csv", "results.parquet", "report.md", "report.html"];
+pub const FILES: &[&str] = &[
+    "results.json",
+    "results.csv",
+    "results.parquet",
+    "report.md",
+    "report.html",
+];
 
 pub fn write_all(rec: &RunRecord, dir: &Path, templates: Option<&Path>) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -37,7 +43,11 @@ pub fn render_from(rec: &RunRecord, dir: &Path, templates: Option<&Path>) -> Res
 pub fn load(dir: &Path) -> Result<RunRecord> {
     let path = dir.join("results.json");
     let bytes = std::fs::read(&path).with_context(|| {
-        format!("cannot read {}: run the experiment first (`runner run EXP.toml`)", path.display())
+        format!(
+            "cannot read {}: run the experiment first (`runner run EXP.toml`)",
+            path.display()
+        )
     })?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a vaerun results file", path.display()))
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a vaerun results file", path.display()))
 }

@@ -108,10 +108,21 @@ struct ReportContext {
 fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
     // Metric columns: external first (they answer "did it find the genres?"),
     // then internal; only metrics present in the results.
-    let present: std::collections::BTreeSet<&String> = rec.cells.iter().flat_map(|c| c.metrics.keys()).collect();
-    let mut metrics: Vec<String> = EXTERNAL.iter().chain(ALL_METRICS.iter().filter(|m| !EXTERNAL.contains(m))).filter(|m| present.contains(&m.to_string())).map(|m| m.to_string()).collect();
+    let present: std::collections::BTreeSet<&String> =
+        rec.cells.iter().flat_map(|c| c.metrics.keys()).collect();
+    let mut metrics: Vec<String> = EXTERNAL
+        .iter()
+        .chain(ALL_METRICS.iter().filter(|m| !EXTERNAL.contains(m)))
+        .filter(|m| present.contains(&m.to_string()))
+        .map(|m| m.to_string())
+        .collect();
     // External metrics that are undefined everywhere (no labels) are dropped.
-    metrics.retain(|m| rec.cells.iter().any(|c| c.metrics.get(m).copied().flatten().is_some()) || !EXTERNAL.contains(&m.as_str()));
+    metrics.retain(|m| {
+        rec.cells
+            .iter()
+            .any(|c| c.metrics.get(m).copied().flatten().is_some())
+            || !EXTERNAL.contains(&m.as_str())
+    });
     let has_external = metrics.iter().any(|m| EXTERNAL.contains(&m.as_str()));
 
     let mut agg = aggregate(rec);
@@ -130,8 +141,14 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
     let best: BTreeMap<&String, f64> = metrics
         .iter()
         .filter_map(|m| {
-            let vals = agg.iter().filter_map(|r| r.metrics.get(m).and_then(|a| a.mean));
-            let b = if lower_is_better(m) { vals.fold(f64::INFINITY, f64::min) } else { vals.fold(f64::NEG_INFINITY, f64::max) };
+            let vals = agg
+                .iter()
+                .filter_map(|r| r.metrics.get(m).and_then(|a| a.mean));
+            let b = if lower_is_better(m) {
+                vals.fold(f64::INFINITY, f64::min)
+            } else {
+                vals.fold(f64::NEG_INFINITY, f64::max)
+            };
             b.is_finite().then_some((m, b))
         })
         .collect();
@@ -149,20 +166,34 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
             values: metrics
                 .iter()
                 .map(|m| {
-                    let a = r.metrics.get(m).cloned().unwrap_or(Agg { mean: None, std: None, n: 0 });
-                    Cell { best: a.mean.is_some() && a.mean == best.get(m).copied(), text: fmt_agg(&a) }
+                    let a = r.metrics.get(m).cloned().unwrap_or(Agg {
+                        mean: None,
+                        std: None,
+                        n: 0,
+                    });
+                    Cell {
+                        best: a.mean.is_some() && a.mean == best.get(m).copied(),
+                        text: fmt_agg(&a),
+                    }
                 })
                 .collect(),
         })
         .collect();
     let winner = match (agg.first(), agg.get(1)) {
-        (Some(w), second) => match (w.metrics.get(&sort).and_then(|a| a.mean), second.and_then(|s| s.metrics.get(&sort).and_then(|a| a.mean))) {
+        (Some(w), second) => match (
+            w.metrics.get(&sort).and_then(|a| a.mean),
+            second.and_then(|s| s.metrics.get(&sort).and_then(|a| a.mean)),
+        ) {
             (Some(v), Some(s)) => format!(
                 "{} leads on {sort} with {} ({} {} than the runner-up, {}).",
                 esc(&w.config),
                 fmt_num(v),
                 fmt_num((v - s).abs()),
-                if lower_is_better(&sort) { "lower" } else { "higher" },
+                if lower_is_better(&sort) {
+                    "lower"
+                } else {
+                    "higher"
+                },
                 esc(&second.unwrap().config)
             ),
             (Some(v), None) => format!("{} scores {} on {sort}.", esc(&w.config), fmt_num(v)),
@@ -176,10 +207,20 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
         .map(|c| CellRow {
             cell: esc(&c.cell),
             ok: c.status == CellStatus::Ok,
-            clusters: c.clusters.map(|k| k.to_string()).unwrap_or_else(|| "—".into()),
+            clusters: c
+                .clusters
+                .map(|k| k.to_string())
+                .unwrap_or_else(|| "—".into()),
             values: metrics
                 .iter()
-                .map(|m| c.metrics.get(m).copied().flatten().map(fmt_num).unwrap_or_else(|| "—".into()))
+                .map(|m| {
+                    c.metrics
+                        .get(m)
+                        .copied()
+                        .flatten()
+                        .map(fmt_num)
+                        .unwrap_or_else(|| "—".into())
+                })
                 .collect(),
             error: esc(c.error.as_deref().unwrap_or("")),
         })
@@ -197,14 +238,22 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
         experiment: esc(&rec.experiment),
         file: esc(&rec.file),
         version: rec.vaerun_version.clone(),
-        commit: rec.git_commit.clone().unwrap_or_else(|| "(not in a git repository)".into()),
+        commit: rec
+            .git_commit
+            .clone()
+            .unwrap_or_else(|| "(not in a git repository)".into()),
         device: esc(&rec.device),
         wall: format!("{:.1} s", rec.wall_seconds),
         n_cells: rec.cells.len(),
         n_ok: rec.cells.len() - n_failed,
         n_failed,
         sort_by: sort.clone(),
-        sort_dir: if lower_is_better(&sort) { "lower is better" } else { "higher is better" }.into(),
+        sort_dir: if lower_is_better(&sort) {
+            "lower is better"
+        } else {
+            "higher is better"
+        }
+        .into(),
         metrics,
         has_external,
         leaderboard,
@@ -212,11 +261,28 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
         cells,
         dataset: esc(&rec.dataset.description),
         tracks: rec.dataset.tracks,
-        classes: rec.dataset.classes.iter().map(|c| (esc(&c.name), c.tracks)).collect(),
-        skipped: rec.dataset.skipped.iter().map(|s| (esc(&s.track), esc(&s.feature_set), esc(&s.reason))).collect(),
-        cache: rec.cache.iter().map(|(s, c)| (s.clone(), c.hits, c.misses)).collect(),
+        classes: rec
+            .dataset
+            .classes
+            .iter()
+            .map(|c| (esc(&c.name), c.tracks))
+            .collect(),
+        skipped: rec
+            .dataset
+            .skipped
+            .iter()
+            .map(|s| (esc(&s.track), esc(&s.feature_set), esc(&s.reason)))
+            .collect(),
+        cache: rec
+            .cache
+            .iter()
+            .map(|(s, c)| (s.clone(), c.hits, c.misses))
+            .collect(),
         all_cached: rec.cache.values().all(|c| c.misses == 0),
-        failed: rec.failed().map(|c| (esc(&c.cell), esc(c.error.as_deref().unwrap_or("")))).collect(),
+        failed: rec
+            .failed()
+            .map(|c| (esc(&c.cell), esc(c.error.as_deref().unwrap_or(""))))
+            .collect(),
         undefined,
     }
 }
@@ -225,17 +291,27 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
 pub fn render(rec: &RunRecord, templates: Option<&Path>) -> Result<(String, String)> {
     let (md_src, html_src) = match templates {
         Some(dir) => (
-            std::fs::read_to_string(dir.join("report.md")).with_context(|| format!("cannot read {}/report.md", dir.display()))?,
-            std::fs::read_to_string(dir.join("report.html")).with_context(|| format!("cannot read {}/report.html", dir.display()))?,
+            std::fs::read_to_string(dir.join("report.md"))
+                .with_context(|| format!("cannot read {}/report.md", dir.display()))?,
+            std::fs::read_to_string(dir.join("report.html"))
+                .with_context(|| format!("cannot read {}/report.html", dir.display()))?,
         ),
         None => (MD_TEMPLATE.to_string(), HTML_TEMPLATE.to_string()),
     };
     let mut tera = tera::Tera::default();
-    tera.add_raw_template("report.md", &md_src).map_err(|e| anyhow::anyhow!("report.md template: {e}"))?;
-    tera.add_raw_template("report.html", &html_src).map_err(|e| anyhow::anyhow!("report.html template: {e}"))?;
-    let md_ctx = tera::Context::from_serialize(&context(rec, &md_escape)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let html_ctx = tera::Context::from_serialize(&context(rec, &|s: &str| s.to_string())).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let md = tera.render("report.md", &md_ctx).map_err(|e| anyhow::anyhow!("rendering report.md: {e}"))?;
-    let html = tera.render("report.html", &html_ctx).map_err(|e| anyhow::anyhow!("rendering report.html: {e}"))?;
+    tera.add_raw_template("report.md", &md_src)
+        .map_err(|e| anyhow::anyhow!("report.md template: {e}"))?;
+    tera.add_raw_template("report.html", &html_src)
+        .map_err(|e| anyhow::anyhow!("report.html template: {e}"))?;
+    let md_ctx = tera::Context::from_serialize(&context(rec, &md_escape))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let html_ctx = tera::Context::from_serialize(&context(rec, &|s: &str| s.to_string()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let md = tera
+        .render("report.md", &md_ctx)
+        .map_err(|e| anyhow::anyhow!("rendering report.md: {e}"))?;
+    let html = tera
+        .render("report.html", &html_ctx)
+        .map_err(|e| anyhow::anyhow!("rendering report.html: {e}"))?;
     Ok((md, html))
 }

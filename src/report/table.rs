@@ -17,36 +17,64 @@ pub fn dataframe(rec: &RunRecord) -> Result<DataFrame> {
     let n = cells.len();
     let mut cols: Vec<Column> = Vec::new();
     let mut text = |name: &str, f: &dyn Fn(usize) -> Option<String>| {
-        cols.push(Column::from(Series::new(name.into(), (0..n).map(f).collect::<Vec<Option<String>>>())));
+        cols.push(Column::from(Series::new(
+            name.into(),
+            (0..n).map(f).collect::<Vec<Option<String>>>(),
+        )));
     };
     text("experiment", &|_| Some(rec.experiment.clone()));
     text("cell", &|i| Some(cells[i].cell.clone()));
-    text("status", &|i| Some(if cells[i].status == CellStatus::Ok { "ok" } else { "failed" }.into()));
+    text("status", &|i| {
+        Some(
+            if cells[i].status == CellStatus::Ok {
+                "ok"
+            } else {
+                "failed"
+            }
+            .into(),
+        )
+    });
     text("error", &|i| cells[i].error.clone());
     text("feature_set", &|i| Some(cells[i].feature_set.clone()));
     text("representation", &|i| Some(cells[i].representation.clone()));
-    text("representation_kind", &|i| Some(cells[i].representation_kind.clone()));
+    text("representation_kind", &|i| {
+        Some(cells[i].representation_kind.clone())
+    });
     text("group", &|i| Some(cells[i].group.clone()));
     text("clusterer", &|i| Some(cells[i].clusterer.clone()));
     text("clusterer_kind", &|i| Some(cells[i].clusterer_kind.clone()));
     text("dataset", &|_| Some(rec.dataset.description.clone()));
     text("vaerun_version", &|_| Some(rec.vaerun_version.clone()));
     text("git_commit", &|_| rec.git_commit.clone());
-    cols.push(Column::from(Series::new("seed".into(), cells.iter().map(|c| c.seed).collect::<Vec<u64>>())));
-    cols.push(Column::from(Series::new("tracks".into(), cells.iter().map(|c| c.tracks as u64).collect::<Vec<u64>>())));
+    cols.push(Column::from(Series::new(
+        "seed".into(),
+        cells.iter().map(|c| c.seed).collect::<Vec<u64>>(),
+    )));
+    cols.push(Column::from(Series::new(
+        "tracks".into(),
+        cells.iter().map(|c| c.tracks as u64).collect::<Vec<u64>>(),
+    )));
     cols.push(Column::from(Series::new(
         "clusters".into(),
-        cells.iter().map(|c| c.clusters.map(|v| v as u64)).collect::<Vec<Option<u64>>>(),
+        cells
+            .iter()
+            .map(|c| c.clusters.map(|v| v as u64))
+            .collect::<Vec<Option<u64>>>(),
     )));
     cols.push(Column::from(Series::new(
         "noise_fraction".into(),
-        cells.iter().map(|c| c.noise_fraction).collect::<Vec<Option<f64>>>(),
+        cells
+            .iter()
+            .map(|c| c.noise_fraction)
+            .collect::<Vec<Option<f64>>>(),
     )));
 
     let param_names: BTreeSet<&String> = cells.iter().flat_map(|c| c.params.keys()).collect();
     for name in param_names {
-        let values: Vec<Option<&serde_json::Value>> =
-            cells.iter().map(|c| c.params.get(name).filter(|v| !v.is_null())).collect();
+        let values: Vec<Option<&serde_json::Value>> = cells
+            .iter()
+            .map(|c| c.params.get(name).filter(|v| !v.is_null()))
+            .collect();
         let col = format!("param.{name}");
         if values.iter().flatten().all(|v| v.is_number()) {
             let v: Vec<Option<f64>> = values.iter().map(|v| v.and_then(|v| v.as_f64())).collect();
@@ -57,14 +85,23 @@ pub fn dataframe(rec: &RunRecord) -> Result<DataFrame> {
         } else {
             let v: Vec<Option<String>> = values
                 .iter()
-                .map(|v| v.map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                .map(|v| {
+                    v.map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                })
                 .collect();
             cols.push(Column::from(Series::new(col.into(), v)));
         }
     }
     let metric_names: BTreeSet<&String> = cells.iter().flat_map(|c| c.metrics.keys()).collect();
     for m in metric_names {
-        let v: Vec<Option<f64>> = cells.iter().map(|c| c.metrics.get(m).copied().flatten()).collect();
+        let v: Vec<Option<f64>> = cells
+            .iter()
+            .map(|c| c.metrics.get(m).copied().flatten())
+            .collect();
         cols.push(Column::from(Series::new(m.as_str().into(), v)));
     }
     let stages: BTreeSet<&String> = cells.iter().flat_map(|c| c.timings.keys()).collect();
@@ -73,7 +110,11 @@ pub fn dataframe(rec: &RunRecord) -> Result<DataFrame> {
         cols.push(Column::from(Series::new(format!("seconds.{s}").into(), v)));
     }
     for (name, f) in [
-        ("loss.reconstruction", (|l: &crate::models::EpochLoss| l.reconstruction) as fn(&crate::models::EpochLoss) -> f64),
+        (
+            "loss.reconstruction",
+            (|l: &crate::models::EpochLoss| l.reconstruction)
+                as fn(&crate::models::EpochLoss) -> f64,
+        ),
         ("loss.kl", |l| l.kl),
         ("loss.total", |l| l.total),
     ] {
@@ -91,13 +132,15 @@ pub fn dataframe(rec: &RunRecord) -> Result<DataFrame> {
 pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
     let mut buf = Vec::new();
     CsvWriter::new(&mut buf).include_header(true).finish(df)?;
-    crate::cache::write_atomic(path, &buf).with_context(|| format!("cannot write {}", path.display()))
+    crate::cache::write_atomic(path, &buf)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
     let mut buf = Vec::new();
     ParquetWriter::new(&mut buf).finish(df)?;
-    crate::cache::write_atomic(path, &buf).with_context(|| format!("cannot write {}", path.display()))
+    crate::cache::write_atomic(path, &buf)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Mean ± std (population) and count of a metric over the seeds of one
@@ -125,7 +168,11 @@ pub fn aggregate(rec: &RunRecord) -> Vec<AggRow> {
     let mut groups: BTreeMap<String, Vec<&super::results::CellResult>> = BTreeMap::new();
     let mut order = Vec::new();
     for c in &rec.cells {
-        let config = c.cell.rsplit_once("/seed=").map(|(a, _)| a.to_string()).unwrap_or_else(|| c.cell.clone());
+        let config = c
+            .cell
+            .rsplit_once("/seed=")
+            .map(|(a, _)| a.to_string())
+            .unwrap_or_else(|| c.cell.clone());
         if !groups.contains_key(&config) {
             order.push(config.clone());
         }
@@ -139,10 +186,15 @@ pub fn aggregate(rec: &RunRecord) -> Vec<AggRow> {
             let metrics = names
                 .into_iter()
                 .map(|m| {
-                    let v: Vec<f64> = cs.iter().filter_map(|c| c.metrics.get(m).copied().flatten()).collect();
+                    let v: Vec<f64> = cs
+                        .iter()
+                        .filter_map(|c| c.metrics.get(m).copied().flatten())
+                        .collect();
                     let n = v.len();
                     let mean = (n > 0).then(|| v.iter().sum::<f64>() / n as f64);
-                    let std = mean.map(|mu| (v.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / n as f64).sqrt());
+                    let std = mean.map(|mu| {
+                        (v.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / n as f64).sqrt()
+                    });
                     (m.clone(), Agg { mean, std, n })
                 })
                 .collect();

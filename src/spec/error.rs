@@ -33,11 +33,17 @@ pub struct KeyError {
 
 impl KeyError {
     pub fn new(path: &[String], message: impl Into<String>) -> Self {
-        KeyError { path: path.to_vec(), message: message.into() }
+        KeyError {
+            path: path.to_vec(),
+            message: message.into(),
+        }
     }
 
     pub fn at(path: &[&str], message: impl Into<String>) -> Self {
-        KeyError { path: path.iter().map(|s| s.to_string()).collect(), message: message.into() }
+        KeyError {
+            path: path.iter().map(|s| s.to_string()).collect(),
+            message: message.into(),
+        }
     }
 
     pub fn dotted(&self) -> String {

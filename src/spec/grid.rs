@@ -22,8 +22,11 @@ impl Variant {
         if self.swept.is_empty() {
             return name.to_string();
         }
-        let parts: Vec<String> =
-            self.swept.iter().map(|(k, v)| format!("{k}={}", compact(v))).collect();
+        let parts: Vec<String> = self
+            .swept
+            .iter()
+            .map(|(k, v)| format!("{k}={}", compact(v)))
+            .collect();
         format!("{name}[{}]", parts.join(","))
     }
 }
@@ -36,7 +39,10 @@ pub fn expand(table: &toml::Table, path: &[String]) -> Result<Vec<Variant>, KeyE
             axes.push((key.clone(), values));
         }
     }
-    let mut variants = vec![Variant { table: table.clone(), swept: Vec::new() }];
+    let mut variants = vec![Variant {
+        table: table.clone(),
+        swept: Vec::new(),
+    }];
     for (key, values) in &axes {
         let mut next = Vec::with_capacity(variants.len() * values.len());
         for v in &variants {
@@ -54,28 +60,51 @@ pub fn expand(table: &toml::Table, path: &[String]) -> Result<Vec<Variant>, KeyE
 }
 
 /// `Some(values)` when `value` is a sweep, checking its form.
-fn sweep_values(value: &toml::Value, path: &[String]) -> Result<Option<Vec<toml::Value>>, KeyError> {
-    let Some(t) = value.as_table() else { return Ok(None) };
-    let Some(sweep) = t.get("sweep") else { return Ok(None) };
+fn sweep_values(
+    value: &toml::Value,
+    path: &[String],
+) -> Result<Option<Vec<toml::Value>>, KeyError> {
+    let Some(t) = value.as_table() else {
+        return Ok(None);
+    };
+    let Some(sweep) = t.get("sweep") else {
+        return Ok(None);
+    };
     if t.len() != 1 {
-        let extra: Vec<&str> = t.keys().filter(|k| *k != "sweep").map(|k| k.as_str()).collect();
+        let extra: Vec<&str> = t
+            .keys()
+            .filter(|k| *k != "sweep")
+            .map(|k| k.as_str())
+            .collect();
         return Err(KeyError::new(
             path,
-            format!("a sweep table takes only `sweep`, found also {}", extra.join(", ")),
+            format!(
+                "a sweep table takes only `sweep`, found also {}",
+                extra.join(", ")
+            ),
         ));
     }
     let Some(values) = sweep.as_array() else {
         return Err(KeyError::new(
             path,
-            format!("`sweep` must be a list of values, e.g. {{ sweep = [1, 4] }}, not {}", type_name(sweep)),
+            format!(
+                "`sweep` must be a list of values, e.g. {{ sweep = [1, 4] }}, not {}",
+                type_name(sweep)
+            ),
         ));
     };
     if values.is_empty() {
-        return Err(KeyError::new(path, "`sweep` is empty: give at least one value"));
+        return Err(KeyError::new(
+            path,
+            "`sweep` is empty: give at least one value",
+        ));
     }
     for (i, a) in values.iter().enumerate() {
         if values[..i].contains(a) {
-            return Err(KeyError::new(path, format!("`sweep` lists {} twice", compact(a))));
+            return Err(KeyError::new(
+                path,
+                format!("`sweep` lists {} twice", compact(a)),
+            ));
         }
         if a.as_table().is_some_and(|t| t.contains_key("sweep")) {
             return Err(KeyError::new(path, "sweeps cannot be nested"));
@@ -107,10 +136,15 @@ pub fn type_name(v: &toml::Value) -> &'static str {
 pub fn compact(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => s.clone(),
-        toml::Value::Array(a) => format!("[{}]", a.iter().map(compact).collect::<Vec<_>>().join(",")),
+        toml::Value::Array(a) => {
+            format!("[{}]", a.iter().map(compact).collect::<Vec<_>>().join(","))
+        }
         toml::Value::Table(t) => format!(
             "{{{}}}",
-            t.iter().map(|(k, v)| format!("{k}={}", compact(v))).collect::<Vec<_>>().join(",")
+            t.iter()
+                .map(|(k, v)| format!("{k}={}", compact(v)))
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         other => other.to_string(),
     }

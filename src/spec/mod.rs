@@ -60,7 +60,9 @@ pub struct MetricsSection {
 
 impl Default for MetricsSection {
     fn default() -> Self {
-        MetricsSection { include: cluster::metrics::default_metric_names() }
+        MetricsSection {
+            include: cluster::metrics::default_metric_names(),
+        }
     }
 }
 
@@ -88,7 +90,12 @@ fn default_report_dir() -> PathBuf {
 
 impl Default for ReportSection {
     fn default() -> Self {
-        ReportSection { title: None, sort_by: None, out_dir: default_report_dir(), templates: None }
+        ReportSection {
+            title: None,
+            sort_by: None,
+            out_dir: default_report_dir(),
+            templates: None,
+        }
     }
 }
 
@@ -169,6 +176,19 @@ pub struct Experiment {
     pub cells: Vec<Cell>,
 }
 
+impl std::fmt::Debug for Experiment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Experiment")
+            .field("file", &self.file)
+            .field("name", &self.experiment.name)
+            .field(
+                "cells",
+                &self.cells.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
 impl Experiment {
     /// Loads `file`, applies `RUNNER_*` variables and `--set` overrides,
     /// validates every section and expands the grid.
@@ -178,7 +198,10 @@ impl Experiment {
     }
 
     pub fn cache_dir(&self) -> PathBuf {
-        self.experiment.cache_dir.clone().unwrap_or_else(|| PathBuf::from(".vaerun-cache"))
+        self.experiment
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".vaerun-cache"))
     }
 
     pub fn report_dir(&self) -> PathBuf {
@@ -199,15 +222,21 @@ pub fn typed<T: DeserializeOwned>(value: toml::Value, path: &[String]) -> Result
                 serde_path_to_error::Segment::Unknown => {}
             }
         }
-        let message = e.inner().to_string();
-        // serde reports an unknown field at the map that holds it; name the field.
+        // toml's Display appends "in `key`"; the path already says where.
+        let message = e.inner().message().trim().to_string();
+        // serde may report an unknown field at the map that holds it; name the field.
         if let Some(field) = message
             .strip_prefix("unknown field `")
             .and_then(|r| r.split('`').next())
         {
-            full.push(field.to_string());
+            if full.last().map(String::as_str) != Some(field) {
+                full.push(field.to_string());
+            }
         }
-        KeyError { path: full, message: tidy_message(&message) }
+        KeyError {
+            path: full,
+            message: tidy_message(&message),
+        }
     })
 }
 
@@ -215,7 +244,10 @@ pub fn typed<T: DeserializeOwned>(value: toml::Value, path: &[String]) -> Result
 /// "expected a non-negative integer, found string \"x\"".
 fn tidy_message(m: &str) -> String {
     for prefix in ["invalid type: ", "invalid value: "] {
-        if let Some((found, expected)) = m.strip_prefix(prefix).and_then(|r| r.rsplit_once(", expected ")) {
+        if let Some((found, expected)) = m
+            .strip_prefix(prefix)
+            .and_then(|r| r.rsplit_once(", expected "))
+        {
             return format!("expected {}, found {found}", plain_type(expected));
         }
     }
@@ -238,14 +270,21 @@ fn p(parts: &[&str]) -> Vec<String> {
 
 fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError> {
     let raw: RawSpec = typed(merged, &[]).map_err(|mut e| {
-        if let Some(field) = e.message.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        if let Some(field) = e
+            .message
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
             e.message = format!("missing section [{field}]");
         }
         e
     })?;
     let _ = sources;
     if raw.experiment.seeds.is_empty() {
-        return Err(KeyError::at(&["experiment", "seeds"], "give at least one seed"));
+        return Err(KeyError::at(
+            &["experiment", "seeds"],
+            "give at least one seed",
+        ));
     }
     if raw.experiment.name.trim().is_empty()
         || raw.experiment.name.contains(['/', '\\'])
@@ -261,28 +300,45 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
     let dataset = DatasetSpec::parse(&raw.dataset, &p(&["dataset"]))?;
 
     if raw.features.is_empty() {
-        return Err(KeyError::at(&["features"], "declare at least one feature set, e.g. [features.mfcc]"));
+        return Err(KeyError::at(
+            &["features"],
+            "declare at least one feature set, e.g. [features.mfcc]",
+        ));
     }
     let mut feature_sets = Vec::new();
     for (name, table) in &raw.features {
         let path = p(&["features", name]);
         for v in grid::expand(table, &path)? {
             let spec = FeatureSetSpec::parse(&v.table, &path)?;
-            feature_sets.push(Arc::new(FeatureVariant { name: name.clone(), label: v.label(name), spec }));
+            feature_sets.push(Arc::new(FeatureVariant {
+                name: name.clone(),
+                label: v.label(name),
+                spec,
+            }));
         }
     }
 
     if raw.models.is_empty() && raw.baselines.is_empty() {
-        return Err(KeyError::at(&["models"], "declare at least one model or baseline, e.g. [models.vae]"));
+        return Err(KeyError::at(
+            &["models"],
+            "declare at least one model or baseline, e.g. [models.vae]",
+        ));
     }
     let mut representations = Vec::new();
-    for (group, section, entries) in
-        [(Group::Model, "models", &raw.models), (Group::Baseline, "baselines", &raw.baselines)]
-    {
+    for (group, section, entries) in [
+        (Group::Model, "models", &raw.models),
+        (Group::Baseline, "baselines", &raw.baselines),
+    ] {
         for (name, table) in entries {
             let path = p(&[section, name]);
-            if representations.iter().any(|r: &Arc<ReprVariant>| &r.name == name) {
-                return Err(KeyError::new(&path, "this name is used in both [models] and [baselines]"));
+            if representations
+                .iter()
+                .any(|r: &Arc<ReprVariant>| &r.name == name)
+            {
+                return Err(KeyError::new(
+                    &path,
+                    "this name is used in both [models] and [baselines]",
+                ));
             }
             let mut table = table.clone();
             let features = take_feature_selector(&mut table, &path, &raw.features)?;
@@ -301,7 +357,10 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
     }
 
     if raw.clusterers.is_empty() {
-        return Err(KeyError::at(&["clusterers"], "declare at least one clusterer, e.g. [clusterers.kmeans]"));
+        return Err(KeyError::at(
+            &["clusterers"],
+            "declare at least one clusterer, e.g. [clusterers.kmeans]",
+        ));
     }
     let mut clusterers = Vec::new();
     for (name, table) in &raw.clusterers {
@@ -322,20 +381,31 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
         if !cluster::metrics::ALL_METRICS.contains(&m.as_str()) {
             let hint = suggest::nearest(m, cluster::metrics::ALL_METRICS.iter().copied())
                 .map(|b| format!("; did you mean `{b}`?"))
-                .unwrap_or_else(|| format!("; known: {}", cluster::metrics::ALL_METRICS.join(", ")));
-            return Err(KeyError::at(&["metrics", "include", &i.to_string()], format!("unknown metric `{m}`{hint}")));
+                .unwrap_or_else(|| {
+                    format!("; known: {}", cluster::metrics::ALL_METRICS.join(", "))
+                });
+            return Err(KeyError::at(
+                &["metrics", "include", &i.to_string()],
+                format!("unknown metric `{m}`{hint}"),
+            ));
         }
     }
     if let Some(s) = &raw.report.sort_by {
         if !cluster::metrics::ALL_METRICS.contains(&s.as_str()) {
-            return Err(KeyError::at(&["report", "sort_by"], format!("unknown metric `{s}`")));
+            return Err(KeyError::at(
+                &["report", "sort_by"],
+                format!("unknown metric `{s}`"),
+            ));
         }
     }
 
     let mut cells = Vec::new();
     for f in &feature_sets {
         for r in &representations {
-            if r.features.as_ref().is_some_and(|names| !names.contains(&f.name)) {
+            if r.features
+                .as_ref()
+                .is_some_and(|names| !names.contains(&f.name))
+            {
                 continue;
             }
             if !r.repr.accepts(f.spec.shape()) {
@@ -355,7 +425,10 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
         }
     }
     if cells.is_empty() {
-        return Err(KeyError::at(&["models"], "no representation accepts any declared feature set"));
+        return Err(KeyError::at(
+            &["models"],
+            "no representation accepts any declared feature set",
+        ));
     }
 
     Ok(Experiment {
@@ -378,7 +451,9 @@ fn take_feature_selector(
     path: &[String],
     declared: &BTreeMap<String, toml::Table>,
 ) -> Result<Option<Vec<String>>, KeyError> {
-    let Some(value) = table.remove("features") else { return Ok(None) };
+    let Some(value) = table.remove("features") else {
+        return Ok(None);
+    };
     let kpath = error::join_path(path, &["features".to_string()]);
     let names: Vec<String> = match value {
         toml::Value::String(s) => vec![s],
@@ -386,11 +461,16 @@ fn take_feature_selector(
             .into_iter()
             .map(|v| v.as_str().map(str::to_string))
             .collect::<Option<_>>()
-            .ok_or_else(|| KeyError::new(&kpath, "expected a feature-set name or a list of names"))?,
+            .ok_or_else(|| {
+                KeyError::new(&kpath, "expected a feature-set name or a list of names")
+            })?,
         other => {
             return Err(KeyError::new(
                 &kpath,
-                format!("expected a feature-set name or a list of names, found {}", grid::type_name(&other)),
+                format!(
+                    "expected a feature-set name or a list of names, found {}",
+                    grid::type_name(&other)
+                ),
             ))
         }
     };
@@ -399,7 +479,10 @@ fn take_feature_selector(
             let hint = suggest::nearest(n, declared.keys().map(String::as_str))
                 .map(|b| format!("; did you mean `{b}`?"))
                 .unwrap_or_default();
-            return Err(KeyError::new(&kpath, format!("no feature set named `{n}` in [features]{hint}")));
+            return Err(KeyError::new(
+                &kpath,
+                format!("no feature set named `{n}` in [features]{hint}"),
+            ));
         }
     }
     Ok(Some(names))

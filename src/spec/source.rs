@@ -35,10 +35,7 @@ impl Sources {
         let text = std::fs::read_to_string(file)
             .map_err(|e| at_file(format!("cannot read experiment file: {e}")))?;
         let doc = toml_edit::ImDocument::parse(text.clone()).map_err(|e| {
-            let (line, col) = e
-                .span()
-                .map(|s| line_col(&text, s.start))
-                .unwrap_or((0, 0));
+            let (line, col) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
             SpecError {
                 location: format!("{}:{line}:{col}", file.display()),
                 key: String::new(),
@@ -51,12 +48,16 @@ impl Sources {
         let env: Vec<(String, String)> = std::env::vars()
             .filter_map(|(k, v)| {
                 let rest = k.strip_prefix(ENV_PREFIX)?;
-                let key = rest.contains("__").then(|| rest.to_ascii_lowercase().replace("__", "."))?;
+                let key = rest
+                    .contains("__")
+                    .then(|| rest.to_ascii_lowercase().replace("__", "."))?;
                 Some((key, format!("{k}={v}")))
             })
             .collect();
         figment = figment.merge(
-            Env::prefixed(ENV_PREFIX).filter(|k| k.as_str().contains("__")).split("__"),
+            Env::prefixed(ENV_PREFIX)
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
         );
         for raw in overrides {
             let (key, value) = raw.split_once('=').ok_or_else(|| SpecError {
@@ -77,7 +78,16 @@ impl Sources {
             parsed_overrides.push((key.to_string(), raw.clone()));
         }
         let merged: toml::Value = figment.extract().map_err(|e| at_file(e.to_string()))?;
-        Ok((Sources { file: file.to_path_buf(), text, doc, overrides: parsed_overrides, env }, merged))
+        Ok((
+            Sources {
+                file: file.to_path_buf(),
+                text,
+                doc,
+                overrides: parsed_overrides,
+                env,
+            },
+            merged,
+        ))
     }
 
     /// Describes where the key at `path` was set: the last `--set` or
@@ -102,7 +112,9 @@ impl Sources {
         let mut table: &dyn toml_edit::TableLike = self.doc.as_table();
         let mut best = None;
         for part in path {
-            let Some((key, item)) = table.get_key_value(part) else { break };
+            let Some((key, item)) = table.get_key_value(part) else {
+                break;
+            };
             if let Some(span) = key.span().or_else(|| item.span()) {
                 best = Some(line_col(&self.text, span.start).0);
             }
@@ -115,7 +127,11 @@ impl Sources {
     }
 
     pub fn error(&self, e: super::error::KeyError) -> SpecError {
-        SpecError { location: self.locate(&e.path), key: e.dotted(), message: e.message }
+        SpecError {
+            location: self.locate(&e.path),
+            key: e.dotted(),
+            message: e.message,
+        }
     }
 }
 
@@ -143,7 +159,10 @@ mod tests {
     #[test]
     fn override_values_are_toml_or_strings() {
         assert_eq!(parse_override_value("4"), toml::Value::Integer(4));
-        assert_eq!(parse_override_value("data/gtzan"), toml::Value::String("data/gtzan".into()));
+        assert_eq!(
+            parse_override_value("data/gtzan"),
+            toml::Value::String("data/gtzan".into())
+        );
         assert!(parse_override_value("[1, 2]").is_array());
         assert!(parse_override_value("{ sweep = [1, 2] }").is_table());
     }

@@ -44,7 +44,10 @@ mod tests {
     #[test]
     fn suggests_close_keys_only() {
         assert_eq!(nearest("modle", ["model", "models", "seed"]), Some("model"));
-        assert_eq!(nearest("latnet_dim", ["latent_dim", "hidden"]), Some("latent_dim"));
+        assert_eq!(
+            nearest("latnet_dim", ["latent_dim", "hidden"]),
+            Some("latent_dim")
+        );
         assert_eq!(nearest("zzz", ["model", "seed"]), None);
     }
 

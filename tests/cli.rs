@@ -1,0 +1,278 @@
+//! End to end through the real `runner` binary on tiny built-in data.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn runner(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = common::write(
+        dir.path(),
+        "tiny.toml",
+        &common::tiny_experiment(Path::new("cache"), Path::new("reports")),
+    );
+    (dir, f)
+}
+
+#[test]
+fn run_writes_every_result_and_a_rerun_is_cached() {
+    let (dir, _) = setup();
+    let o = runner(dir.path(), &["plan", "tiny.toml"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("6 cells, 0 fully cached, 6 to compute"),
+        "{}",
+        text(&o)
+    );
+
+    let o = runner(dir.path(), &["run", "tiny.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = dir.path().join("reports/tiny");
+    for f in vaerun::report::FILES {
+        assert!(report.join(f).is_file(), "missing {f}");
+    }
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("results.json")).unwrap()).unwrap();
+    let cells = rec["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 6);
+    for c in cells {
+        assert_eq!(c["status"], "ok", "{c}");
+        for m in [
+            "silhouette",
+            "calinski_harabasz",
+            "davies_bouldin",
+            "adjusted_rand",
+            "nmi_arithmetic",
+        ] {
+            assert!(
+                c["metrics"][m].as_f64().is_some_and(f64::is_finite),
+                "{}: {m} = {}",
+                c["cell"],
+                c["metrics"][m]
+            );
+        }
+    }
+    let csv = std::fs::read_to_string(report.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 7, "header + one row per cell");
+    assert!(csv
+        .lines()
+        .next()
+        .unwrap()
+        .contains("param.repr.latent_dim"));
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Leaderboard") && md.contains("mfcc/vae/kmeans"),
+        "{md}"
+    );
+
+    let o = runner(dir.path(), &["run", "tiny.toml"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        text(&o).contains("every cell came from the cache"),
+        "{}",
+        text(&o)
+    );
+    let o = runner(dir.path(), &["plan", "tiny.toml"]);
+    assert!(
+        text(&o).contains("6 cells, 6 fully cached, 0 to compute"),
+        "{}",
+        text(&o)
+    );
+
+    // One cell on its own (the job-array seam) prints its result as JSON.
+    let o = runner(
+        dir.path(),
+        &["run", "tiny.toml", "--cell", "mfcc/pca/kmeans/seed=1", "-q"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let one: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(one[0]["cell"], "mfcc/pca/kmeans/seed=1");
+    let o = runner(
+        dir.path(),
+        &["run", "tiny.toml", "--cell", "mfcc/pca/kmeans/seed=7"],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        text(&o).contains("no cell `mfcc/pca/kmeans/seed=7`"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_diverging_model_fails_only_its_cells() {
+    let (dir, _) = setup();
+    let o = runner(
+        dir.path(),
+        &["run", "tiny.toml", "--set", "models.vae.lr=1e12", "-q"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("FAILED mfcc/vae/kmeans/seed=0"), "{out}");
+    assert!(
+        out.contains("training diverged") && out.contains("at epoch"),
+        "{out}"
+    );
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("reports/tiny/results.json")).unwrap(),
+    )
+    .unwrap();
+    let statuses: Vec<(&str, &str)> = rec["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["cell"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    for (cell, status) in statuses {
+        assert_eq!(
+            status,
+            if cell.contains("/vae/") {
+                "failed"
+            } else {
+                "ok"
+            },
+            "{cell}"
+        );
+    }
+    // Nothing of the failed model was published to the cache.
+    let o = runner(
+        dir.path(),
+        &["plan", "tiny.toml", "--set", "models.vae.lr=1e12"],
+    );
+    assert!(
+        text(&o).contains("4 fully cached, 2 to compute"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn spec_errors_exit_2_with_location() {
+    let (dir, f) = setup();
+    let bad = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("latent_dim = 4", "latent_dims = 4");
+    common::write(dir.path(), "bad.toml", &bad);
+    for cmd in ["validate", "run", "plan"] {
+        let o = runner(dir.path(), &[cmd, "bad.toml"]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", text(&o));
+        assert!(text(&o).contains("bad.toml:22: models.vae.latent_dims: unknown key `latent_dims`; did you mean `latent_dim`?"), "{}", text(&o));
+    }
+    let o = runner(dir.path(), &["validate", "tiny.toml"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).contains("6 cells"), "{}", text(&o));
+}
+
+#[test]
+fn synth_writes_gtzan_layout_that_folders_datasets_read() {
+    let (dir, f) = setup();
+    let o = runner(
+        dir.path(),
+        &["synth", "--out", "corpus", "--experiment", "tiny.toml"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let wav = dir.path().join("corpus/rock/rock.00005.wav");
+    assert!(wav.is_file());
+    let lyrics = std::fs::read_to_string(dir.path().join("corpus/rock/rock.00005.txt")).unwrap();
+    assert!(!lyrics.trim().is_empty());
+    // Corrupt one file: it is skipped, named, and the run goes on.
+    std::fs::write(
+        dir.path().join("corpus/techno/techno.00002.wav"),
+        b"RIFF\x10\x00\x00\x00WAVEjunk",
+    )
+    .unwrap();
+    let exp = std::fs::read_to_string(&f).unwrap().replace(
+        "kind = \"synthetic\"\nclasses = 3\nclips_per_class = 6\nduration = 1.0\nsample_rate = 16000\noverlap = 0.0",
+        "kind = \"folders\"\npath = \"corpus\"\nsample_rate = 16000",
+    );
+    common::write(dir.path(), "folders.toml", &exp);
+    let o = runner(dir.path(), &["run", "folders.toml", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("reports/tiny/results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rec["dataset"]["tracks"], 18);
+    let skipped = rec["dataset"]["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0]["track"], "techno/techno.00002.wav");
+    assert_eq!(rec["cells"][0]["tracks"], 17);
+    let md = std::fs::read_to_string(dir.path().join("reports/tiny/report.md")).unwrap();
+    assert!(
+        md.contains("techno/techno.00002.wav"),
+        "the report lists skipped files"
+    );
+    // A missing dataset folder says where to put the data.
+    let o = runner(
+        dir.path(),
+        &["run", "folders.toml", "--set", "dataset.path=nowhere"],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        text(&o).contains("dataset folder nowhere does not exist"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn two_runs_sharing_one_cache_agree() {
+    let (dir, _) = setup();
+    let a = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir.path())
+        .args(["run", "tiny.toml", "-q"])
+        .spawn()
+        .unwrap();
+    let b = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "tiny.toml",
+            "-q",
+            "--set",
+            "report.out_dir=\"reports2\"",
+        ])
+        .spawn()
+        .unwrap();
+    assert!(a.wait_with_output().unwrap().status.success());
+    assert!(b.wait_with_output().unwrap().status.success());
+    let read = |p: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.path().join(p)).unwrap()).unwrap()
+    };
+    let (ra, rb) = (
+        read("reports/tiny/results.json"),
+        read("reports2/tiny/results.json"),
+    );
+    for (x, y) in ra["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(rb["cells"].as_array().unwrap())
+    {
+        assert_eq!(x["metrics"], y["metrics"]);
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("cache/tmp"))
+            .unwrap()
+            .count(),
+        0,
+        "no temporary leftovers"
+    );
+}

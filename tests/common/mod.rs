@@ -1,0 +1,72 @@
+#![allow(dead_code)]
+//! Shared helpers: a tiny synthetic experiment that runs in seconds.
+
+use std::path::{Path, PathBuf};
+
+/// A small but complete experiment: 3 classes x 6 clips of 1 s at 16 kHz.
+pub fn tiny_experiment(cache: &Path, reports: &Path) -> String {
+    format!(
+        r#"[experiment]
+name = "tiny"
+seeds = [0, 1]
+cache_dir = "{cache}"
+
+[dataset]
+kind = "synthetic"
+classes = 3
+clips_per_class = 6
+duration = 1.0
+sample_rate = 16000
+overlap = 0.0
+
+[features.mfcc]
+n_mfcc = 13
+n_mels = 40
+n_fft = 1024
+hop_length = 256
+
+[models.vae]
+kind = "vae"
+latent_dim = 4
+hidden = [16]
+epochs = 15
+batch_size = 8
+
+[baselines.pca]
+kind = "pca"
+n_components = 4
+
+[baselines.raw]
+kind = "raw"
+
+[clusterers.kmeans]
+kind = "kmeans"
+k = "labels"
+n_init = 3
+
+[report]
+out_dir = "{reports}"
+"#,
+        cache = cache.display(),
+        reports = reports.display()
+    )
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// `../shared/golden` beside the repository (VAERUN_GOLDEN overrides).
+pub fn golden() -> PathBuf {
+    let p = std::env::var_os("VAERUN_GOLDEN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden"));
+    assert!(
+        p.join("index.json").is_file(),
+        "golden files not found at {} (set VAERUN_GOLDEN)",
+        p.display()
+    );
+    p
+}

@@ -1,0 +1,176 @@
+//! DSP against librosa 0.11 (../shared/golden). Tolerance, per matrix:
+//! max |ours − librosa| ≤ 1e-5 × max |librosa|. The golden README measured
+//! that librosa itself, fed float64 instead of float32, moves every feature
+//! by at most 4.1e-7 × peak; 1e-5 leaves room for a different FFT and
+//! summation order while still catching any definitional slip (a wrong
+//! window, padding, mel scale or norm shows up at 1e-2 or worse).
+
+mod common;
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use vaerun::data::DecodeParams;
+use vaerun::dsp::{mel, mfcc, stft, Extractor, FeatureSetSpec};
+
+const SIGNALS: &[&str] = &[
+    "sine440_2s",
+    "chirp100_8000_3s",
+    "noise_seed0_1s",
+    "harmonics_env_2s",
+];
+const REL_TOL: f64 = 1e-5;
+
+fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap()
+}
+
+fn matrix(v: &serde_json::Value) -> Vec<Vec<f64>> {
+    v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+fn read_f32(p: &Path) -> Vec<f32> {
+    std::fs::read(p)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// Compares a row-major rows × cols buffer with a golden matrix.
+fn assert_close(ours: &[f32], want: &[Vec<f64>], what: &str) {
+    let cols = want[0].len();
+    assert_eq!(ours.len(), want.len() * cols, "{what}: shape");
+    let peak = want.iter().flatten().fold(0f64, |m, v| m.max(v.abs()));
+    let mut worst = 0f64;
+    for (r, row) in want.iter().enumerate() {
+        for (c, w) in row.iter().enumerate() {
+            worst = worst.max((ours[r * cols + c] as f64 - w).abs());
+        }
+    }
+    assert!(
+        worst <= REL_TOL * peak,
+        "{what}: max |diff| {worst:e} > {REL_TOL:e} x peak {peak}"
+    );
+}
+
+fn default_spec(n_mfcc: usize) -> FeatureSetSpec {
+    let table: toml::Table = format!("n_mfcc = {n_mfcc}").parse().unwrap();
+    FeatureSetSpec::parse(&table, &[]).unwrap()
+}
+
+#[test]
+fn filterbanks_and_dct_match() {
+    let g = common::golden().join("filters");
+    for n_mels in [128, 40] {
+        let want = json(&g.join(format!("mel_sr22050_nfft2048_nmels{n_mels}.json")));
+        let bank = mel::MelBank::new(22050.0, 2048, n_mels, 0.0, 11025.0);
+        let ours: Vec<f32> = bank.dense().into_iter().flatten().collect();
+        assert_close(&ours, &matrix(&want), &format!("mel filterbank {n_mels}"));
+    }
+    let want = matrix(&json(&g.join("dct2_ortho_128_to_20.json")));
+    let ours = mfcc::dct2_ortho(128, 20);
+    for (a, b) in ours.iter().flatten().zip(want.iter().flatten()) {
+        assert!((a - b).abs() < 1e-15, "dct {a} vs {b}");
+    }
+}
+
+#[test]
+fn mel_power_to_db_and_mfcc_match_on_raw_signals() {
+    let g = common::golden().join("audio");
+    for name in SIGNALS {
+        let y = read_f32(&g.join(format!("{name}.f32")));
+        let want = json(&g.join(format!("{name}.raw.features.json")));
+        let f = &want["features"];
+        let s = stft::Stft::new(2048, 512);
+        let frames = s.n_frames(y.len());
+        assert_eq!(frames as u64, want["n_frames"].as_u64().unwrap());
+        let power = s.power(&y);
+        let bank = mel::MelBank::new(22050.0, 2048, 128, 0.0, 11025.0);
+        let melspec = bank.apply(&power, frames);
+        assert_close(
+            &melspec,
+            &matrix(&f["melspectrogram"]),
+            &format!("{name} melspectrogram"),
+        );
+        let db = mfcc::power_to_db(&melspec, 1e-10, Some(80.0));
+        assert_close(
+            &db,
+            &matrix(&f["power_to_db"]),
+            &format!("{name} power_to_db"),
+        );
+        let (m, _) = Extractor::new(&default_spec(20), 22050).mfcc(&y);
+        assert_close(&m, &matrix(&f["mfcc"]), &format!("{name} mfcc"));
+        let m40 = json(&g.join(format!("{name}.raw.mfcc40.json")));
+        let (m, _) = Extractor::new(&default_spec(40), 22050).mfcc(&y);
+        assert_close(
+            &m,
+            &matrix(&m40["features"]["mfcc"]),
+            &format!("{name} mfcc40"),
+        );
+        // Summary statistics (float64, ddof = 0) of the MFCC rows.
+        let summary = Extractor::new(&default_spec(20), 22050).summary(&y);
+        let (mean, std) = (
+            f["mfcc"]["mean"].as_array().unwrap(),
+            f["mfcc"]["std"].as_array().unwrap(),
+        );
+        let peak = mean
+            .iter()
+            .map(|v| v.as_f64().unwrap().abs())
+            .fold(0.0, f64::max);
+        for (i, w) in mean.iter().chain(std.iter()).enumerate() {
+            let d = (summary[i] as f64 - w.as_f64().unwrap()).abs();
+            assert!(
+                d <= REL_TOL * peak,
+                "{name} summary[{i}]: {} vs {}",
+                summary[i],
+                w
+            );
+        }
+    }
+}
+
+#[test]
+fn wav_decodes_bit_exactly_as_librosa_and_features_match() {
+    let g = common::golden();
+    let index = json(&g.join("index.json"));
+    for name in SIGNALS {
+        let entry = &index["audio"][*name];
+        let path = g.join("audio").join(entry["wav"].as_str().unwrap());
+        let d = vaerun::audio::decode_file(
+            &path,
+            &DecodeParams {
+                sample_rate: 22050,
+                offset: 0.0,
+                duration: None,
+            },
+        )
+        .unwrap();
+        let bytes: Vec<u8> = d.samples.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let sha = format!("{:x}", Sha256::digest(&bytes));
+        assert_eq!(
+            sha,
+            entry["wav_decoded_sha256"].as_str().unwrap(),
+            "{name}: decoded samples differ from librosa's"
+        );
+        let want = json(&g.join("audio").join(format!("{name}.wav.features.json")));
+        let (m, _) = Extractor::new(&default_spec(20), 22050).mfcc(&d.samples);
+        assert_close(
+            &m,
+            &matrix(&want["features"]["mfcc"]),
+            &format!("{name} wav mfcc"),
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! Every metric against scikit-learn's values on the four golden cases.
+//! Tolerance 1e-10 relative: the reference and this code are both float64
+//! closed forms, differing only in summation order (README: ~1e-12).
+
+mod common;
+
+use std::path::Path;
+
+use ndarray::Array2;
+use vaerun::cluster::metrics::{self, ALL_METRICS};
+
+const CASES: &[&str] = &[
+    "blobs_k4_seed42",
+    "dbscan_noise_seed7",
+    "tiny_cluster_seed3",
+    "singleton_cluster_seed11",
+];
+
+fn read_x(p: &Path) -> Array2<f64> {
+    let text = std::fs::read_to_string(p).unwrap();
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let d = rows[0].len();
+    Array2::from_shape_vec((rows.len(), d), rows.into_iter().flatten().collect()).unwrap()
+}
+
+fn read_labels(p: &Path) -> Vec<i64> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.trim().parse().unwrap())
+        .collect()
+}
+
+fn close(got: f64, want: f64, what: &str) {
+    let tol = 1e-10 * want.abs().max(1e-3);
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got:.17}, scikit-learn {want:.17}"
+    );
+}
+
+#[test]
+fn every_metric_matches_scikit_learn_on_every_case() {
+    let g = common::golden().join("clustering");
+    for case in CASES {
+        let dir = g.join(case);
+        let x = read_x(&dir.join("X.csv"));
+        let pred = read_labels(&dir.join("labels_pred.csv"));
+        let truth: Vec<usize> = read_labels(&dir.join("labels_true.csv"))
+            .iter()
+            .map(|&v| v as usize)
+            .collect();
+        let want: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("metrics.json")).unwrap()).unwrap();
+        let names: Vec<String> = ALL_METRICS.iter().map(|s| s.to_string()).collect();
+        let got = metrics::score_all(x.view(), &pred, Some(&truth), &names);
+        for m in ALL_METRICS {
+            let w = want[*m]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{case}: no {m} in metrics.json"));
+            close(got[*m].value.unwrap(), w, &format!("{case} {m}"));
+        }
+        // Per-sample silhouettes too (singletons score 0).
+        let (p, k) = metrics::encode(&pred);
+        let s = metrics::silhouette_samples(x.view(), &p, k);
+        for (i, (a, b)) in s
+            .iter()
+            .zip(want["silhouette_samples"].as_array().unwrap())
+            .enumerate()
+        {
+            close(
+                *a,
+                b.as_f64().unwrap(),
+                &format!("{case} silhouette_samples[{i}]"),
+            );
+        }
+        // The noise-excluded convention for DBSCAN.
+        if let Some(ne) = want.get("noise_excluded").filter(|v| v.is_object()) {
+            let keep: Vec<usize> = (0..pred.len()).filter(|&i| pred[i] != -1).collect();
+            let xk = x.select(ndarray::Axis(0), &keep);
+            let pk: Vec<i64> = keep.iter().map(|&i| pred[i]).collect();
+            let tk: Vec<usize> = keep.iter().map(|&i| truth[i]).collect();
+            let got = metrics::score_all(xk.view(), &pk, Some(&tk), &names);
+            for m in ALL_METRICS {
+                if let Some(w) = ne[*m].as_f64() {
+                    close(
+                        got[*m].value.unwrap(),
+                        w,
+                        &format!("{case} noise_excluded {m}"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn undefined_internal_metrics_say_why() {
+    let x = Array2::from_shape_vec((4, 1), vec![0.0, 1.0, 2.0, 3.0]).unwrap();
+    let names = vec!["silhouette".to_string(), "adjusted_rand".to_string()];
+    for pred in [vec![0, 0, 0, 0], vec![0, 1, 2, 3]] {
+        let s = metrics::score_all(x.view(), &pred, None, &names);
+        assert_eq!(s["silhouette"].value, None);
+        assert!(s["silhouette"]
+            .reason
+            .as_ref()
+            .unwrap()
+            .contains("between 2 and n - 1"));
+        assert_eq!(s["adjusted_rand"].value, None);
+        assert!(s["adjusted_rand"]
+            .reason
+            .as_ref()
+            .unwrap()
+            .contains("no labels"));
+    }
+}
+
+#[test]
+fn edge_cases_follow_scikit_learn() {
+    use metrics::Contingency;
+    // Identical single-cluster labellings: NMI = AMI = ARI = 1.
+    let c = Contingency::new(&[0, 0, 0], &[0, 0, 0]);
+    assert_eq!((c.nmi(), c.ami(), c.adjusted_rand()), (1.0, 1.0, 1.0));
+    // One cluster against several classes: MI = 0.
+    let c = Contingency::new(&[0, 1, 2, 0], &[0, 0, 0, 0]);
+    assert_eq!(c.nmi(), 0.0);
+    assert_eq!(c.homogeneity_completeness_v(), (0.0, 1.0, 0.0));
+    // A relabelled perfect clustering is perfect.
+    let c = Contingency::new(&[0, 0, 1, 1, 2, 2], &[2, 2, 0, 0, 1, 1]);
+    assert!(
+        (c.adjusted_rand() - 1.0).abs() < 1e-15
+            && (c.nmi() - 1.0).abs() < 1e-12
+            && (c.ami() - 1.0).abs() < 1e-12
+    );
+}

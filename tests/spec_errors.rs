@@ -1,0 +1,217 @@
+//! Experiment files: valid ones load; each kind of mistake is reported with
+//! the file, the line, the dotted key and what was expected.
+
+mod common;
+
+use vaerun::spec::Experiment;
+
+fn load(text: &str) -> Result<Experiment, vaerun::spec::SpecError> {
+    let dir = tempfile::tempdir().unwrap();
+    let f = common::write(dir.path(), "exp.toml", text);
+    Experiment::load(&f, &[])
+}
+
+fn err(text: &str) -> String {
+    match load(text) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => {
+            let s = e.to_string();
+            // Strip the temporary directory from the location.
+            s[s.find("exp.toml").unwrap()..].to_string()
+        }
+    }
+}
+
+const BASE: &str = r#"[experiment]
+name = "t"
+
+[dataset]
+kind = "synthetic"
+
+[features.mfcc]
+n_mfcc = 13
+
+[models.vae]
+kind = "vae"
+latent_dim = 8
+
+[baselines.pca]
+kind = "pca"
+
+[clusterers.km]
+kind = "kmeans"
+k = 4
+"#;
+
+#[test]
+fn the_examples_load() {
+    // Every shipped example experiment is valid.
+    let mut n = 0;
+    for entry in std::fs::read_dir("experiments").unwrap() {
+        let f = entry.unwrap().path();
+        if f.extension().is_some_and(|e| e == "toml") {
+            let e = Experiment::load(&f, &[]).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            assert!(!e.cells.is_empty());
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+    let e = load(BASE).unwrap();
+    assert_eq!(e.cells.len(), 2);
+    assert_eq!(e.cells[0].id, "mfcc/vae/km/seed=0");
+}
+
+#[test]
+fn unknown_key_names_line_and_suggests() {
+    let text = BASE.replace("latent_dim = 8", "latnet_dim = 8");
+    assert_eq!(
+        err(&text),
+        "exp.toml:12: models.vae.latnet_dim: unknown key `latnet_dim`; did you mean `latent_dim`?"
+    );
+    let text = BASE.replace("name = \"t\"", "name = \"t\"\nsedes = [1]");
+    assert_eq!(
+        err(&text),
+        "exp.toml:3: experiment.sedes: unknown key `sedes`; did you mean `seeds`?"
+    );
+}
+
+#[test]
+fn unknown_section_suggests() {
+    let text = BASE.replace("[models.vae]", "[modles.vae]");
+    let e = err(&text);
+    assert!(
+        e.starts_with("exp.toml:10: modles: unknown key `modles`; did you mean `models`?"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_type_says_what_was_expected() {
+    let text = BASE.replace("latent_dim = 8", "latent_dim = \"eight\"");
+    assert_eq!(err(&text), "exp.toml:12: models.vae.latent_dim: expected a non-negative integer, found string \"eight\"");
+    let text = BASE.replace("k = 4", "k = 1");
+    assert_eq!(
+        err(&text),
+        "exp.toml:19: clusterers.km.k: expected at least 2 clusters, found 1"
+    );
+}
+
+#[test]
+fn missing_section_is_named() {
+    let text = BASE.replace("[dataset]\nkind = \"synthetic\"\n", "");
+    assert_eq!(err(&text), "exp.toml: missing section [dataset]");
+}
+
+#[test]
+fn unknown_kind_suggests() {
+    let text = BASE.replace("kind = \"vae\"", "kind = \"vea\"");
+    assert_eq!(
+        err(&text),
+        "exp.toml:11: models.vae.kind: unknown kind `vea`; did you mean `vae`?"
+    );
+    let text = BASE.replace("kind = \"vae\"", "kind = \"pca\"");
+    assert_eq!(
+        err(&text),
+        "exp.toml:11: models.vae.kind: `pca` belongs under [baselines]"
+    );
+}
+
+#[test]
+fn bad_sweeps_are_reported_at_their_key() {
+    let text = BASE.replace("latent_dim = 8", "latent_dim = { sweep = 8 }");
+    assert!(
+        err(&text).starts_with("exp.toml:12: models.vae.latent_dim: `sweep` must be a list"),
+        "{}",
+        err(&text)
+    );
+    let text = BASE.replace("latent_dim = 8", "latent_dim = { sweep = [] }");
+    assert!(err(&text).contains("models.vae.latent_dim: `sweep` is empty"));
+    // A value inside a sweep is type-checked like any other.
+    let text = BASE.replace("latent_dim = 8", "latent_dim = { sweep = [8, \"x\"] }");
+    assert!(
+        err(&text).contains("models.vae.latent_dim: expected a non-negative integer"),
+        "{}",
+        err(&text)
+    );
+}
+
+#[test]
+fn syntax_errors_give_line_and_column() {
+    let text = BASE.replace("n_mfcc = 13", "n_mfcc = = 13");
+    let e = err(&text);
+    assert!(e.starts_with("exp.toml:8:"), "{e}");
+    assert!(e.contains("TOML syntax error"), "{e}");
+}
+
+#[test]
+fn references_and_values_are_validated() {
+    let text = BASE.replace("latent_dim = 8", "latent_dim = 8\nfeatures = \"mfc\"");
+    assert_eq!(err(&text), "exp.toml:13: models.vae.features: no feature set named `mfc` in [features]; did you mean `mfcc`?");
+    let text = BASE.replace("name = \"t\"", "name = \"t\"\ndevice = \"gpu\"");
+    assert!(err(&text).contains("experiment.device: unknown device `gpu`"));
+    let text = BASE.replace("n_mfcc = 13", "n_mfcc = 13\nfeatures = [\"mfc\"]");
+    assert!(
+        err(&text).contains("features.mfcc.features.0: unknown value `mfc`; did you mean `mfcc`?"),
+        "{}",
+        err(&text)
+    );
+}
+
+#[test]
+fn overrides_are_applied_and_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = common::write(dir.path(), "exp.toml", BASE);
+    let e = Experiment::load(
+        &f,
+        &[
+            "models.vae.latent_dim={ sweep = [4, 8] }".into(),
+            "experiment.seeds=[0, 1]".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(e.cells.len(), 2 * 2 + 2);
+    assert!(e
+        .cells
+        .iter()
+        .any(|c| c.id == "mfcc/vae[latent_dim=4]/km/seed=1"));
+    let err = Experiment::load(&f, &["models.vae.latent_dim=oops".into()])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "--set models.vae.latent_dim=oops: models.vae.latent_dim: expected a non-negative integer, found string \"oops\"");
+}
+
+#[test]
+fn environment_overrides_need_a_section_separator() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = common::write(dir.path(), "exp.toml", BASE);
+    // SAFETY: this test is the only one in this binary touching these variables.
+    unsafe {
+        std::env::set_var("RUNNER_CLUSTERERS__KM__N_INIT", "3");
+        std::env::set_var("RUNNER_OS", "Linux"); // set by CI systems; must be ignored
+    }
+    let e = Experiment::load(&f, &[]).unwrap();
+    assert_eq!(e.clusterers[0].clusterer.params()["n_init"], 3);
+    unsafe { std::env::set_var("RUNNER_CLUSTERERS__KM__N_INIT", "x") };
+    let err = Experiment::load(&f, &[]).unwrap_err().to_string();
+    unsafe {
+        std::env::remove_var("RUNNER_CLUSTERERS__KM__N_INIT");
+        std::env::remove_var("RUNNER_OS");
+    }
+    assert!(
+        err.starts_with("environment RUNNER_CLUSTERERS__KM__N_INIT=x: clusterers.km.n_init"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ids_are_stable_when_unrelated_settings_change() {
+    let a = load(BASE).unwrap();
+    let b = load(
+        &BASE
+            .replace("latent_dim = 8", "latent_dim = 8\nepochs = 3")
+            .replace("n_mfcc = 13", "n_mfcc = 20"),
+    )
+    .unwrap();
+    let ids = |e: &Experiment| e.cells.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&a), ids(&b));
+}
