@@ -107,6 +107,12 @@ pub fn plan(file: &Path, set: &[String]) -> Result<i32, Failure> {
 
 pub fn run(file: &Path, set: &[String], cell: Option<String>, quiet: bool) -> Result<i32, Failure> {
     let exp = load(file, set)?;
+    if exp.experiment.threads > 0 {
+        // Only the first call can size the global pool; later ones are no-ops.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(exp.experiment.threads)
+            .build_global();
+    }
     let single = cell.is_some();
     if !quiet {
         eprintln!(

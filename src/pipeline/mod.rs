@@ -311,6 +311,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         .collect();
     let record = RunRecord {
         experiment: exp.experiment.name.clone(),
+        title: exp.report.title.clone(),
         description: exp.experiment.description.clone(),
         file: exp.file.display().to_string(),
         vaerun_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -509,7 +510,6 @@ fn cluster_stage(
         },
     );
     res.cached.insert(CLUSTER.into(), cached);
-    let (_, k) = metrics::encode(&labels);
     res.clusters = Some(
         labels
             .iter()
@@ -517,13 +517,8 @@ fn cluster_stage(
             .collect::<std::collections::BTreeSet<_>>()
             .len(),
     );
-    if labels.contains(&-1) {
-        res.noise_fraction =
-            Some(labels.iter().filter(|&&l| l == -1).count() as f64 / labels.len() as f64);
-    } else {
-        res.noise_fraction = Some(0.0);
-    }
-    let _ = k;
+    res.noise_fraction =
+        Some(labels.iter().filter(|&&l| l == -1).count() as f64 / labels.len() as f64);
 
     let sk = score_key(&exp.metrics.include, &ck, &rep.key, truth);
     let t = Instant::now();

@@ -233,7 +233,10 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
     }
     let n_failed = rec.failed().count();
     ReportContext {
-        title: format!("vaerun report: {}", esc(&rec.experiment)),
+        title: esc(&rec
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("vaerun report: {}", rec.experiment))),
         description: esc(&rec.description),
         experiment: esc(&rec.experiment),
         file: esc(&rec.file),

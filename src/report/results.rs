@@ -11,6 +11,8 @@ use crate::models::EpochLoss;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunRecord {
     pub experiment: String,
+    #[serde(default)]
+    pub title: Option<String>,
     pub description: String,
     pub file: String,
     pub vaerun_version: String,
