@@ -208,3 +208,93 @@ pub fn synth(file: Option<&Path>, set: &[String], out: &Path) -> Result<i32, Fai
 pub fn default_cache() -> PathBuf {
     PathBuf::from(".vaerun-cache")
 }
+
+/// `runner score`: metrics of any embedding and labelling, in the golden
+/// `metrics.json` key names.
+pub fn score(
+    features: &Path,
+    pred: &Path,
+    truth: Option<&Path>,
+    out: Option<&Path>,
+    seed: u64,
+) -> Result<i32, Failure> {
+    use crate::cluster::{io, metrics};
+    let x = io::read_matrix(features)?;
+    let p = io::parse_pred(&io::read_labels(pred)?, pred)?;
+    if p.len() != x.nrows() {
+        return Err(anyhow::anyhow!(
+            "{} has {} labels but {} has {} rows",
+            pred.display(),
+            p.len(),
+            features.display(),
+            x.nrows()
+        )
+        .into());
+    }
+    let t = match truth {
+        Some(path) => {
+            let t = io::read_labels(path)?;
+            if t.len() != x.nrows() {
+                return Err(anyhow::anyhow!(
+                    "{} has {} labels but {} has {} rows",
+                    path.display(),
+                    t.len(),
+                    features.display(),
+                    x.nrows()
+                )
+                .into());
+            }
+            Some(metrics::encode(&t).0)
+        }
+        None => None,
+    };
+    let card = metrics::scorecard(
+        x.view(),
+        &p,
+        t.as_deref(),
+        &metrics::default_metric_names(),
+        seed,
+    );
+    let flat = |m: &std::collections::BTreeMap<String, metrics::Score>| -> serde_json::Value {
+        let mut o = serde_json::Map::new();
+        let mut undefined = serde_json::Map::new();
+        for (k, s) in m {
+            o.insert(
+                k.clone(),
+                s.value
+                    .map_or(serde_json::Value::Null, |v| serde_json::json!(v)),
+            );
+            if let Some(r) = &s.reason {
+                undefined.insert(k.clone(), serde_json::json!(r));
+            }
+        }
+        if !undefined.is_empty() {
+            o.insert("undefined".into(), serde_json::Value::Object(undefined));
+        }
+        serde_json::Value::Object(o)
+    };
+    let mut doc = flat(&card.metrics);
+    let (_, k) = metrics::encode(&p);
+    doc["n_samples"] = serde_json::json!(x.nrows());
+    doc["n_clusters_pred"] = serde_json::json!(k);
+    doc["noise_fraction"] =
+        serde_json::json!(p.iter().filter(|&&l| l == -1).count() as f64 / p.len() as f64);
+    doc["convention"] = serde_json::json!(
+        "scikit-learn: label -1 is scored as an ordinary cluster; see noise_excluded"
+    );
+    if let Some(ne) = &card.noise_excluded {
+        doc["noise_excluded"] = flat(ne);
+    }
+    if let Some(c) = &card.control {
+        doc["shuffled_label_control"] = flat(c);
+    }
+    let text = serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?;
+    match out {
+        Some(path) => {
+            crate::cache::write_atomic(path, format!("{text}\n").as_bytes())?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => println!("{text}"),
+    }
+    Ok(exit::OK)
+}

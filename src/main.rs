@@ -48,6 +48,25 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Score any embedding and labelling (e.g. made by another tool) with
+    /// scikit-learn-identical metrics; JSON keys as the golden metrics.json.
+    Score {
+        /// The embedding: CSV (optional header) or .npy, one row per item.
+        #[arg(long)]
+        features: PathBuf,
+        /// Predicted cluster ids, one per line (or .npy); -1 = noise.
+        #[arg(long)]
+        pred: PathBuf,
+        /// True labels, one per line (any strings) or .npy.
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        /// Write the JSON here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seed of the shuffled-label control.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Write the built-in synthetic corpus as WAV files in the GTZAN layout
     /// (DIR/<class>/<class>.000NN.wav, lyrics in .txt beside them).
     Synth {
@@ -73,6 +92,13 @@ fn main() {
         } => cli::run(&experiment, &set, cell, quiet),
         Command::Plan { experiment, set } => cli::plan(&experiment, &set),
         Command::Validate { experiment, set } => cli::validate(&experiment, &set),
+        Command::Score {
+            features,
+            pred,
+            truth,
+            out,
+            seed,
+        } => cli::score(&features, &pred, truth.as_deref(), out.as_deref(), seed),
         Command::Synth {
             out,
             experiment,

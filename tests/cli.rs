@@ -276,3 +276,94 @@ fn two_runs_sharing_one_cache_agree() {
         "no temporary leftovers"
     );
 }
+
+#[test]
+fn score_matches_golden_metrics_json_and_takes_string_labels() {
+    let g = common::golden().join("clustering/singleton_cluster_seed11");
+    let dir = tempfile::tempdir().unwrap();
+    // True labels as strings: only the partition matters.
+    let truth: String = std::fs::read_to_string(g.join("labels_true.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| format!("genre-{l}\n"))
+        .collect();
+    common::write(dir.path(), "truth.txt", &truth);
+    let (x, p) = (g.join("X.csv"), g.join("labels_pred.csv"));
+    let o = runner(
+        dir.path(),
+        &[
+            "score",
+            "--features",
+            x.to_str().unwrap(),
+            "--pred",
+            p.to_str().unwrap(),
+            "--truth",
+            "truth.txt",
+            "--out",
+            "m.json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let got: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("m.json")).unwrap()).unwrap();
+    let want: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(g.join("metrics.json")).unwrap()).unwrap();
+    for m in vaerun::cluster::metrics::ALL_METRICS {
+        let (a, b) = (got[*m].as_f64().unwrap(), want[*m].as_f64().unwrap());
+        assert!(
+            (a - b).abs() <= 1e-10 * b.abs().max(1e-3),
+            "{m}: {a} vs {b}"
+        );
+    }
+    // Mismatched lengths are a clear error.
+    common::write(dir.path(), "short.txt", "0\n1\n");
+    let o = runner(
+        dir.path(),
+        &[
+            "score",
+            "--features",
+            x.to_str().unwrap(),
+            "--pred",
+            "short.txt",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        text(&o).contains("short.txt has 2 labels but"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn every_clusterer_runs_from_toml_with_controls() {
+    let (dir, f) = setup();
+    let mut exp = std::fs::read_to_string(&f).unwrap();
+    exp = exp.replace("[report]", "[clusterers.ward]\nkind = \"agglomerative\"\nlinkage = { sweep = [\"ward\", \"average\"] }\n\n[clusterers.dbscan]\nkind = \"dbscan\"\neps = 2.5\nmin_samples = 3\nstandardize = true\n\n[clusterers.gmm]\nkind = \"gmm\"\ncovariance = \"diag\"\n\n[report]");
+    common::write(dir.path(), "all.toml", &exp);
+    let o = runner(dir.path(), &["run", "all.toml", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("reports/tiny/results.json")).unwrap(),
+    )
+    .unwrap();
+    let cells = rec["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 3 * 5 * 2);
+    for c in cells {
+        assert_eq!(c["status"], "ok", "{c}");
+        // The shuffled-label control is there for every cell, and near chance.
+        let control = c["control"]["adjusted_rand"].as_f64().unwrap();
+        assert!(control.abs() < 0.5, "{}: control ARI {control}", c["cell"]);
+        if c["noise_fraction"].as_f64().unwrap() > 0.0 {
+            assert!(c["noise_excluded"].is_object(), "{}", c["cell"]);
+        }
+    }
+    assert!(cells
+        .iter()
+        .any(|c| c["cell"] == "mfcc/vae/ward[linkage=average]/seed=1"));
+    assert!(cells
+        .iter()
+        .any(|c| c["params"]["cluster.standardize"] == true));
+    let md = std::fs::read_to_string(dir.path().join("reports/tiny/report.md")).unwrap();
+    assert!(md.contains("## Chance level"), "{md}");
+}

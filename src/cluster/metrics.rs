@@ -436,3 +436,53 @@ fn expected_mutual_info(a: &[u64], b: &[u64], n: usize) -> f64 {
     }
     emi
 }
+
+/// Everything scored for one clustering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scorecard {
+    /// scikit-learn's convention: −1 (noise) is an ordinary cluster.
+    pub metrics: BTreeMap<String, Score>,
+    /// The same metrics on the points with label ≠ −1, when there is noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_excluded: Option<BTreeMap<String, Score>>,
+    /// External metrics of the same clustering against a random permutation
+    /// of the true labels: what chance agreement looks like.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<BTreeMap<String, Score>>,
+}
+
+pub fn scorecard(
+    x: ArrayView2<f64>,
+    pred: &[i64],
+    truth: Option<&[usize]>,
+    names: &[String],
+    seed: u64,
+) -> Scorecard {
+    let metrics = score_all(x, pred, truth, names);
+    let noise_excluded = pred.contains(&-1).then(|| {
+        let keep: Vec<usize> = (0..pred.len()).filter(|&i| pred[i] != -1).collect();
+        let xk = x.select(ndarray::Axis(0), &keep);
+        let pk: Vec<i64> = keep.iter().map(|&i| pred[i]).collect();
+        let tk: Option<Vec<usize>> = truth.map(|t| keep.iter().map(|&i| t[i]).collect());
+        score_all(xk.view(), &pk, tk.as_deref(), names)
+    });
+    let control = truth.map(|t| {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let mut shuffled = t.to_vec();
+        shuffled.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
+            seed ^ 0x5eed_c0de,
+        ));
+        let external: Vec<String> = names
+            .iter()
+            .filter(|n| EXTERNAL.contains(&n.as_str()))
+            .cloned()
+            .collect();
+        score_all(x, pred, Some(&shuffled), &external)
+    });
+    Scorecard {
+        metrics,
+        noise_excluded,
+        control,
+    }
+}

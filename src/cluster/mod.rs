@@ -1,6 +1,10 @@
 //! Clusterers, metrics and (later) 2-D projections. Each clusterer is one
 //! file implementing [`Clusterer`] plus one line in [`REGISTRY`].
 
+pub mod agglomerative;
+pub mod dbscan;
+pub mod gmm;
+pub mod io;
 pub mod kmeans;
 pub mod metrics;
 
@@ -24,7 +28,12 @@ pub trait Clusterer: Send + Sync {
 
 type ParseFn = fn(&toml::Table, &[String]) -> Result<Box<dyn Clusterer>, KeyError>;
 
-pub const REGISTRY: &[(&str, ParseFn)] = &[("kmeans", kmeans::parse)];
+pub const REGISTRY: &[(&str, ParseFn)] = &[
+    ("kmeans", kmeans::parse),
+    ("agglomerative", agglomerative::parse),
+    ("dbscan", dbscan::parse),
+    ("gmm", gmm::parse),
+];
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Clusterer>, KeyError> {
     let kind_path = crate::spec::error::join_path(path, &["kind".into()]);
@@ -47,12 +56,60 @@ pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Clusterer>,
             ))
         }
     };
-    match REGISTRY.iter().find(|(k, _)| *k == kind) {
-        Some((_, parse)) => parse(table, path),
-        None => Err(KeyError::new(
+    let Some((_, parse)) = REGISTRY.iter().find(|(k, _)| *k == kind) else {
+        return Err(KeyError::new(
             &kind_path,
             crate::data::unknown_kind(kind, &kinds),
-        )),
+        ));
+    };
+    // `standardize` is common to every clusterer, so it is handled here.
+    let mut table = table.clone();
+    let standardize = match table.remove("standardize") {
+        None => false,
+        Some(toml::Value::Boolean(b)) => b,
+        Some(other) => {
+            return Err(KeyError::new(
+                &crate::spec::error::join_path(path, &["standardize".into()]),
+                format!(
+                    "expected true or false, found {}",
+                    crate::spec::grid::type_name(&other)
+                ),
+            ))
+        }
+    };
+    let inner = parse(&table, path)?;
+    Ok(if standardize {
+        Box::new(Standardized(inner))
+    } else {
+        inner
+    })
+}
+
+/// Scales every latent dimension to zero mean and unit variance before the
+/// wrapped clusterer sees it (`standardize = true`).
+pub struct Standardized(Box<dyn Clusterer>);
+
+impl Clusterer for Standardized {
+    fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+    fn params(&self) -> serde_json::Value {
+        let mut p = self.0.params();
+        p["standardize"] = serde_json::Value::Bool(true);
+        p
+    }
+    fn version(&self) -> u32 {
+        self.0.version()
+    }
+    fn fit_predict(
+        &self,
+        x: &Array2<f32>,
+        n_classes: Option<usize>,
+        seed: u64,
+    ) -> Result<Vec<i64>> {
+        let mut x = x.clone();
+        crate::pipeline::features::standardize(&mut x);
+        self.0.fit_predict(&x, n_classes, seed)
     }
 }
 

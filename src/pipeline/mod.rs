@@ -88,7 +88,7 @@ pub fn score_key(names: &[String], cluster: &Key, represent: &Key, truth: Option
     let truth_bytes: Vec<u8> = truth
         .map(|t| t.iter().flat_map(|v| (*v as u64).to_le_bytes()).collect())
         .unwrap_or_default();
-    KeyBuilder::new(SCORE, 1)
+    KeyBuilder::new(SCORE, 2)
         .params("metrics", &serde_json::json!(names))
         .input("cluster", cluster)
         .input("latent", represent)
@@ -425,6 +425,8 @@ fn base_result(cell: &Cell) -> CellResult {
         noise_fraction: None,
         metrics: BTreeMap::new(),
         undefined: BTreeMap::new(),
+        noise_excluded: BTreeMap::new(),
+        control: BTreeMap::new(),
         timings: BTreeMap::new(),
         cached: BTreeMap::new(),
         final_loss: None,
@@ -524,14 +526,11 @@ fn cluster_stage(
     let t = Instant::now();
     let (dir, cached) = store.get_or_build(SCORE, &sk, |tmp| {
         let x = rep.latent.mapv(|v| v as f64);
-        let scores = metrics::score_all(x.view(), &labels, truth, &exp.metrics.include);
-        std::fs::write(
-            tmp.join("metrics.json"),
-            serde_json::to_vec_pretty(&scores)?,
-        )?;
+        let card = metrics::scorecard(x.view(), &labels, truth, &exp.metrics.include, cell.seed);
+        std::fs::write(tmp.join("metrics.json"), serde_json::to_vec_pretty(&card)?)?;
         Ok(())
     })?;
-    let scores: BTreeMap<String, metrics::Score> =
+    let card: metrics::Scorecard =
         serde_json::from_slice(&std::fs::read(dir.join("metrics.json"))?)
             .with_context(|| format!("corrupt cache entry {}", dir.display()))?;
     res.keys.insert(SCORE.into(), sk.hex());
@@ -544,12 +543,20 @@ fn cluster_stage(
         },
     );
     res.cached.insert(SCORE.into(), cached);
-    for (name, s) in scores {
+    for (name, s) in card.metrics {
         if let Some(r) = s.reason {
             res.undefined.insert(name.clone(), r);
         }
         res.metrics.insert(name, s.value);
     }
+    let values = |m: Option<BTreeMap<String, metrics::Score>>| -> BTreeMap<String, Option<f64>> {
+        m.unwrap_or_default()
+            .into_iter()
+            .map(|(k, s)| (k, s.value))
+            .collect()
+    };
+    res.noise_excluded = values(card.noise_excluded);
+    res.control = values(card.control);
     Ok(())
 }
 

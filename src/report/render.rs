@@ -103,6 +103,11 @@ struct ReportContext {
     all_cached: bool,
     failed: Vec<(String, String)>,
     undefined: Vec<(String, String, String)>,
+    /// External metrics: the clustering vs the true labels, and vs shuffled labels.
+    control_metrics: Vec<String>,
+    control: Vec<(String, Vec<String>)>,
+    /// Metrics with noise points excluded, for configurations that mark noise.
+    noise: Vec<(String, Vec<String>)>,
 }
 
 fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
@@ -231,6 +236,45 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
             undefined.push((esc(&c.cell), esc(m), esc(why)));
         }
     }
+    let control_metrics: Vec<String> = metrics
+        .iter()
+        .filter(|m| agg.iter().any(|r| r.control.contains_key(*m)))
+        .cloned()
+        .collect();
+    let control = agg
+        .iter()
+        .filter(|r| !r.control.is_empty())
+        .map(|r| {
+            let vals = control_metrics
+                .iter()
+                .map(|m| {
+                    let real = r.metrics.get(m).and_then(|a| a.mean);
+                    let chance = r.control.get(m).and_then(|a| a.mean);
+                    match (real, chance) {
+                        (Some(a), Some(b)) => format!("{} vs {}", fmt_num(a), fmt_num(b)),
+                        _ => "—".into(),
+                    }
+                })
+                .collect();
+            (esc(&r.config), vals)
+        })
+        .collect();
+    let noise = agg
+        .iter()
+        .filter(|r| !r.noise_excluded.is_empty())
+        .map(|r| {
+            let vals = metrics
+                .iter()
+                .map(|m| {
+                    r.noise_excluded
+                        .get(m)
+                        .map(fmt_agg)
+                        .unwrap_or_else(|| "—".into())
+                })
+                .collect();
+            (esc(&r.config), vals)
+        })
+        .collect();
     let n_failed = rec.failed().count();
     ReportContext {
         title: esc(&rec
@@ -287,6 +331,9 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
             .map(|c| (esc(&c.cell), esc(c.error.as_deref().unwrap_or(""))))
             .collect(),
         undefined,
+        control_metrics,
+        control,
+        noise,
     }
 }
 

@@ -70,6 +70,12 @@ pub struct CellResult {
     pub metrics: BTreeMap<String, Option<f64>>,
     #[serde(default)]
     pub undefined: BTreeMap<String, String>,
+    /// Metrics on the points not labelled noise (−1), when there is noise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub noise_excluded: BTreeMap<String, Option<f64>>,
+    /// External metrics against shuffled true labels (chance level).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub control: BTreeMap<String, Option<f64>>,
     /// Seconds per stage (0 when it came from the cache).
     pub timings: BTreeMap<String, f64>,
     pub cached: BTreeMap<String, bool>,

@@ -96,13 +96,21 @@ pub fn dataframe(rec: &RunRecord) -> Result<DataFrame> {
             cols.push(Column::from(Series::new(col.into(), v)));
         }
     }
-    let metric_names: BTreeSet<&String> = cells.iter().flat_map(|c| c.metrics.keys()).collect();
-    for m in metric_names {
-        let v: Vec<Option<f64>> = cells
-            .iter()
-            .map(|c| c.metrics.get(m).copied().flatten())
-            .collect();
-        cols.push(Column::from(Series::new(m.as_str().into(), v)));
+    type MetricMap = fn(&super::results::CellResult) -> &BTreeMap<String, Option<f64>>;
+    let families: [(&str, MetricMap); 3] = [
+        ("", |c| &c.metrics),
+        ("noise_excluded.", |c| &c.noise_excluded),
+        ("control.", |c| &c.control),
+    ];
+    for (prefix, get) in families {
+        let names: BTreeSet<&String> = cells.iter().flat_map(|c| get(c).keys()).collect();
+        for m in names {
+            let v: Vec<Option<f64>> = cells
+                .iter()
+                .map(|c| get(c).get(m).copied().flatten())
+                .collect();
+            cols.push(Column::from(Series::new(format!("{prefix}{m}").into(), v)));
+        }
     }
     let stages: BTreeSet<&String> = cells.iter().flat_map(|c| c.timings.keys()).collect();
     for s in &stages {
@@ -162,6 +170,31 @@ pub struct AggRow {
     pub seeds: usize,
     pub failed: usize,
     pub metrics: BTreeMap<String, Agg>,
+    /// External metrics against shuffled labels (chance level).
+    pub control: BTreeMap<String, Agg>,
+    /// Metrics with noise points left out (clusterers that mark noise).
+    pub noise_excluded: BTreeMap<String, Agg>,
+}
+
+fn agg_map<'a>(
+    cells: &[&'a super::results::CellResult],
+    get: impl Fn(&'a super::results::CellResult) -> &'a BTreeMap<String, Option<f64>>,
+) -> BTreeMap<String, Agg> {
+    let names: BTreeSet<&String> = cells.iter().flat_map(|c| get(c).keys()).collect();
+    names
+        .into_iter()
+        .map(|m| {
+            let v: Vec<f64> = cells
+                .iter()
+                .filter_map(|c| get(c).get(m).copied().flatten())
+                .collect();
+            let n = v.len();
+            let mean = (n > 0).then(|| v.iter().sum::<f64>() / n as f64);
+            let std =
+                mean.map(|mu| (v.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / n as f64).sqrt());
+            (m.clone(), Agg { mean, std, n })
+        })
+        .collect()
 }
 
 pub fn aggregate(rec: &RunRecord) -> Vec<AggRow> {
@@ -182,22 +215,6 @@ pub fn aggregate(rec: &RunRecord) -> Vec<AggRow> {
         .into_iter()
         .map(|config| {
             let cs = &groups[&config];
-            let names: BTreeSet<&String> = cs.iter().flat_map(|c| c.metrics.keys()).collect();
-            let metrics = names
-                .into_iter()
-                .map(|m| {
-                    let v: Vec<f64> = cs
-                        .iter()
-                        .filter_map(|c| c.metrics.get(m).copied().flatten())
-                        .collect();
-                    let n = v.len();
-                    let mean = (n > 0).then(|| v.iter().sum::<f64>() / n as f64);
-                    let std = mean.map(|mu| {
-                        (v.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / n as f64).sqrt()
-                    });
-                    (m.clone(), Agg { mean, std, n })
-                })
-                .collect();
             AggRow {
                 config,
                 feature_set: cs[0].feature_set.clone(),
@@ -205,7 +222,9 @@ pub fn aggregate(rec: &RunRecord) -> Vec<AggRow> {
                 clusterer: cs[0].clusterer.clone(),
                 seeds: cs.len(),
                 failed: cs.iter().filter(|c| c.status == CellStatus::Failed).count(),
-                metrics,
+                metrics: agg_map(cs, |c| &c.metrics),
+                control: agg_map(cs, |c| &c.control),
+                noise_excluded: agg_map(cs, |c| &c.noise_excluded),
             }
         })
         .collect()
