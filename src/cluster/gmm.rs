@@ -174,7 +174,7 @@ impl Model {
 fn m_step(x: &Array2<f64>, resp: &Array2<f64>, cov: Covariance, reg: f64) -> Result<Model> {
     let (n, d) = x.dim();
     let nk = resp.sum_axis(Axis(0)).mapv(|v| v + 10.0 * f64::EPSILON);
-    let means = resp.t().dot(x) / &nk.view().insert_axis(Axis(1));
+    let means = resp.t().dot(x) / nk.view().insert_axis(Axis(1));
     let mut covs = Vec::with_capacity(nk.len());
     for c in 0..nk.len() {
         let mu: ArrayView1<f64> = means.row(c);
@@ -193,7 +193,7 @@ fn m_step(x: &Array2<f64>, resp: &Array2<f64>, cov: Covariance, reg: f64) -> Res
                 covs.push(Precision::Full(l));
             }
             Covariance::Diag => {
-                let var = (&diff * &diff * &r.insert_axis(Axis(1))).sum_axis(Axis(0)) / nk[c] + reg;
+                let var = (&diff * &diff * r.insert_axis(Axis(1))).sum_axis(Axis(0)) / nk[c] + reg;
                 if var.iter().any(|v| *v <= 0.0) {
                     bail!("component {c} has a zero variance; increase reg_covar");
                 }
