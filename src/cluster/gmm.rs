@@ -5,9 +5,8 @@
 //! Written here because linfa's GMM offers full covariances only.
 
 use anyhow::{bail, Result};
-use linfa::traits::{Fit, Predict};
 use ndarray::{Array1, Array2, ArrayView1, Axis};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
 use serde::{Deserialize, Serialize};
 
@@ -226,16 +225,13 @@ impl Clusterer for Gmm {
         if k > n {
             bail!("k = {k} exceeds the number of points ({n})");
         }
+        let points = super::kmeans::Points::new(x);
         let x = x.mapv(|v| v as f64);
         let mut rng = Xoshiro256Plus::seed_from_u64(seed);
         let mut best: Option<(f64, Array2<f64>)> = None;
         for _ in 0..self.p.n_init {
             // k-means initialisation of the responsibilities (one run per init).
-            let run_rng = Xoshiro256Plus::from_rng(&mut rng)?;
-            let km = linfa_clustering::KMeans::params_with_rng(k, run_rng)
-                .n_runs(1)
-                .fit(&linfa::DatasetBase::from(x.clone()))?;
-            let labels: Array1<usize> = km.predict(&x);
+            let labels = super::kmeans::kmeans(&points, k, 1, 300, 1e-4, rng.gen()).labels;
             let mut resp = Array2::<f64>::zeros((n, k));
             for (i, &l) in labels.iter().enumerate() {
                 resp[[i, l]] = 1.0;

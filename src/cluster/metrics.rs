@@ -140,39 +140,66 @@ pub fn silhouette(x: ArrayView2<f64>, labels: &[usize], k: usize) -> f64 {
 
 pub fn silhouette_samples(x: ArrayView2<f64>, labels: &[usize], k: usize) -> Vec<f64> {
     use rayon::prelude::*;
-    let n = x.nrows();
-    let mut counts = vec![0usize; k];
+    let (n, d) = x.dim();
+    // Points sorted by cluster and stored column-major: the distances from one
+    // point to all others are then d vectorised passes over contiguous
+    // memory, and each cluster's sum is a contiguous segment. Memory is
+    // O(n·d + n per thread), never O(n²).
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| labels[i]);
+    let mut bounds = vec![0usize; k + 1];
     for &l in labels {
-        counts[l] += 1;
+        bounds[l + 1] += 1;
     }
-    (0..n)
+    for c in 0..k {
+        bounds[c + 1] += bounds[c];
+    }
+    let cols: Vec<Vec<f64>> = (0..d)
+        .map(|j| order.iter().map(|&i| x[[i, j]]).collect())
+        .collect();
+    let scores: Vec<f64> = (0..n)
         .into_par_iter()
-        .with_min_len(64)
-        .map(|i| {
-            let mut sums = vec![0f64; k];
-            let xi = x.row(i);
-            for j in 0..n {
-                if j != i {
-                    sums[labels[j]] += sq_dist(xi, x.row(j)).sqrt();
+        .with_min_len(32)
+        .map_init(
+            || vec![0f64; n],
+            |dist, p| {
+                dist.iter_mut().for_each(|v| *v = 0.0);
+                for col in &cols {
+                    let xi = col[p];
+                    for (v, &xj) in dist.iter_mut().zip(col) {
+                        let t = xj - xi;
+                        *v += t * t;
+                    }
                 }
-            }
-            let own = labels[i];
-            if counts[own] <= 1 {
-                return 0.0; // scikit-learn's convention for singletons
-            }
-            let a = sums[own] / (counts[own] - 1) as f64;
-            let b = (0..k)
-                .filter(|&c| c != own && counts[c] > 0)
-                .map(|c| sums[c] / counts[c] as f64)
-                .fold(f64::INFINITY, f64::min);
-            let m = a.max(b);
-            if m > 0.0 && m.is_finite() {
-                (b - a) / m
-            } else {
-                0.0
-            }
-        })
-        .collect()
+                dist.iter_mut().for_each(|v| *v = v.sqrt());
+                let own = labels[order[p]];
+                let size = |c: usize| bounds[c + 1] - bounds[c];
+                if size(own) <= 1 {
+                    return 0.0; // scikit-learn's convention for singletons
+                }
+                let mean_to =
+                    |c: usize| dist[bounds[c]..bounds[c + 1]].iter().sum::<f64>() / size(c) as f64;
+                // The distance to itself is 0, so the own sum needs no correction.
+                let a = mean_to(own) * size(own) as f64 / (size(own) - 1) as f64;
+                let b = (0..k)
+                    .filter(|&c| c != own && size(c) > 0)
+                    .map(mean_to)
+                    .fold(f64::INFINITY, f64::min);
+                let m = a.max(b);
+                if m > 0.0 && m.is_finite() {
+                    (b - a) / m
+                } else {
+                    0.0
+                }
+            },
+        )
+        .collect();
+    // Back to the caller's order.
+    let mut out = vec![0f64; n];
+    for (p, &i) in order.iter().enumerate() {
+        out[i] = scores[p];
+    }
+    out
 }
 
 fn centroids(x: ArrayView2<f64>, labels: &[usize], k: usize) -> (Array2<f64>, Vec<usize>) {

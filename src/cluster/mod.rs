@@ -7,6 +7,7 @@ pub mod gmm;
 pub mod io;
 pub mod kmeans;
 pub mod metrics;
+pub mod project;
 
 use anyhow::Result;
 use ndarray::Array2;
