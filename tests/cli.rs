@@ -69,6 +69,15 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
             );
         }
     }
+    // A 2-D projection per representation artifact (vae x 2 seeds, pca, raw),
+    // one point per track, and every cell's cluster assignment.
+    let projections = rec["projections"].as_object().unwrap();
+    assert_eq!(projections.len(), 4);
+    for p in projections.values() {
+        assert_eq!(p["method"], "tsne");
+        assert_eq!(p["points"].as_array().unwrap().len(), 18);
+    }
+    assert!(cells.iter().all(|c| c["assignments"].as_array().unwrap().len() == 18));
     let csv = std::fs::read_to_string(report.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 7, "header + one row per cell");
     assert!(csv
@@ -339,7 +348,7 @@ fn score_matches_golden_metrics_json_and_takes_string_labels() {
 fn every_clusterer_runs_from_toml_with_controls() {
     let (dir, f) = setup();
     let mut exp = std::fs::read_to_string(&f).unwrap();
-    exp = exp.replace("[report]", "[clusterers.ward]\nkind = \"agglomerative\"\nlinkage = { sweep = [\"ward\", \"average\"] }\n\n[clusterers.dbscan]\nkind = \"dbscan\"\neps = 2.5\nmin_samples = 3\nstandardize = true\n\n[clusterers.gmm]\nkind = \"gmm\"\ncovariance = \"diag\"\n\n[report]");
+    exp = exp.replace("[report]", "[clusterers.ward]\nkind = \"agglomerative\"\nlinkage = { sweep = [\"ward\", \"average\"] }\n\n[clusterers.dbscan]\nkind = \"dbscan\"\neps = 2.5\nmin_samples = 3\nstandardize = true\n\n[clusterers.gmm]\nkind = \"gmm\"\ncovariance = \"diag\"\n\n[report]\nprojection = { method = \"pca\" }");
     common::write(dir.path(), "all.toml", &exp);
     let o = runner(dir.path(), &["run", "all.toml", "-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -366,4 +375,5 @@ fn every_clusterer_runs_from_toml_with_controls() {
         .any(|c| c["params"]["cluster.standardize"] == true));
     let md = std::fs::read_to_string(dir.path().join("reports/tiny/report.md")).unwrap();
     assert!(md.contains("## Chance level"), "{md}");
+    assert!(rec["projections"].as_object().unwrap().values().all(|p| p["method"] == "pca"));
 }

@@ -49,7 +49,12 @@ impl Projection {
                 perplexity,
                 iterations,
                 theta,
-            } => tsne(x, perplexity, iterations, theta, seed),
+            } => {
+                // On small datasets the perplexity is clamped so that its
+                // 3·perplexity neighbourhood fits in the data.
+                let fit = ((x.nrows() as f64 - 1.0) / 3.0).max(1.0);
+                tsne(x, perplexity.min(fit), iterations, theta, seed)
+            }
         }
     }
 }

@@ -22,9 +22,10 @@ use rayon::prelude::*;
 
 use crate::cache::{Key, KeyBuilder, Store};
 use crate::cluster::metrics;
+use crate::cluster::project::Projection;
 use crate::models::{device, EpochLoss, FitInput};
 use crate::report::results::{
-    CellResult, CellStatus, ClassCount, DatasetInfo, RunRecord, SkippedTrack,
+    CellResult, CellStatus, ClassCount, DatasetInfo, Projected, RunRecord, SkippedTrack,
 };
 use crate::spec::{Cell, Experiment};
 use dataset::ResolvedDataset;
@@ -254,6 +255,38 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         .collect();
     pb.finish_and_clear();
 
+    // Project each latent to 2-D for the figures (cached like any stage).
+    let ok: Vec<&Represented> = represented
+        .values()
+        .filter_map(|r| r.as_ref().ok())
+        .collect();
+    let pb = bar(ok.len(), "project", opts.quiet);
+    let projection = exp.report.projection;
+    let outcomes: Vec<(String, Result<Projected>)> = ok
+        .par_iter()
+        .map(|r| {
+            let out = project(r, &projection, &store);
+            pb.inc(1);
+            (r.key.hex(), out)
+        })
+        .collect();
+    // A projection that fails (e.g. too few points) only loses a figure: it
+    // becomes a warning, not a failed cell.
+    let mut projections: BTreeMap<String, Projected> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for (key, out) in outcomes {
+        match out {
+            Ok(p) => {
+                projections.insert(key, p);
+            }
+            Err(e) => warnings.push(format!(
+                "2-D projection of representation {}: {e:#}",
+                &key[..12]
+            )),
+        }
+    }
+    pb.finish_and_clear();
+
     // Cluster and score every cell.
     let pb = bar(cells.len(), "cluster", opts.quiet);
     let results: Vec<CellResult> = cells
@@ -323,6 +356,12 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
             tracks: data.tracks.len(),
             classes,
             skipped,
+            track_ids: data.tracks.iter().map(|t| t.id.clone()).collect(),
+            track_labels: data.tracks.iter().map(|t| t.label.clone()).collect(),
+            rows: matrices
+                .iter()
+                .filter_map(|(l, m)| m.as_ref().ok().map(|m| (l.clone(), m.rows.clone())))
+                .collect(),
         },
         cache: store.counts(),
         sort_by: exp.report.sort_by.clone().unwrap_or_else(|| {
@@ -335,8 +374,34 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         }),
         cells: results,
         histories,
+        projections,
+        warnings,
     };
     Ok(RunOutcome { record })
+}
+
+pub const PROJECT: &str = "project";
+
+fn project(r: &Represented, projection: &Projection, store: &Store) -> Result<Projected> {
+    let key = KeyBuilder::new(PROJECT, 1)
+        .params("projection", &serde_json::to_value(projection)?)
+        .input("latent", &r.key)
+        .finish();
+    let (dir, _) = store.get_or_build(PROJECT, &key, |tmp| {
+        let p = projection.project(&r.latent, 0)?;
+        ndarray_npy::write_npy(tmp.join("points.npy"), &p)?;
+        Ok(())
+    })?;
+    let p: Array2<f32> = ndarray_npy::read_npy(dir.join("points.npy"))
+        .with_context(|| format!("corrupt cache entry {}", dir.display()))?;
+    let method = match projection {
+        Projection::Pca => "pca",
+        Projection::Tsne { .. } => "tsne",
+    };
+    Ok(Projected {
+        method: method.into(),
+        points: p.rows().into_iter().map(|r| [r[0], r[1]]).collect(),
+    })
 }
 
 fn represent(
@@ -431,6 +496,7 @@ fn base_result(cell: &Cell) -> CellResult {
         cached: BTreeMap::new(),
         final_loss: None,
         keys: BTreeMap::new(),
+        assignments: Vec::new(),
     }
 }
 
@@ -519,6 +585,7 @@ fn cluster_stage(
             .collect::<std::collections::BTreeSet<_>>()
             .len(),
     );
+    res.assignments = labels.clone();
     res.noise_fraction =
         Some(labels.iter().filter(|&&l| l == -1).count() as f64 / labels.len() as f64);
 

@@ -104,6 +104,7 @@ struct ReportContext {
     failed: Vec<(String, String)>,
     undefined: Vec<(String, String, String)>,
     /// External metrics: the clustering vs the true labels, and vs shuffled labels.
+    warnings: Vec<String>,
     control_metrics: Vec<String>,
     control: Vec<(String, Vec<String>)>,
     /// Metrics with noise points excluded, for configurations that mark noise.
@@ -331,6 +332,7 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
             .map(|c| (esc(&c.cell), esc(c.error.as_deref().unwrap_or(""))))
             .collect(),
         undefined,
+        warnings: rec.warnings.iter().map(|w| esc(w)).collect(),
         control_metrics,
         control,
         noise,

@@ -25,12 +25,33 @@ pub struct RunRecord {
     pub cells: Vec<CellResult>,
     /// Training history per representation artifact (by its cache key).
     pub histories: BTreeMap<String, Vec<EpochLoss>>,
+    /// 2-D projection of each representation's latent (by its cache key),
+    /// one point per row of its feature set.
+    #[serde(default)]
+    pub projections: BTreeMap<String, Projected>,
+    /// Problems that did not fail a cell (a figure that could not be made, ...).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Projected {
+    pub method: String,
+    pub points: Vec<[f32; 2]>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DatasetInfo {
     pub description: String,
     pub tracks: usize,
+    /// Track ids and true labels, in dataset order.
+    #[serde(default)]
+    pub track_ids: Vec<String>,
+    #[serde(default)]
+    pub track_labels: Vec<Option<String>>,
+    /// For each feature set, the dataset indices of its rows (skipped tracks left out).
+    #[serde(default)]
+    pub rows: BTreeMap<String, Vec<usize>>,
     pub classes: Vec<ClassCount>,
     pub skipped: Vec<SkippedTrack>,
 }
@@ -81,6 +102,9 @@ pub struct CellResult {
     pub cached: BTreeMap<String, bool>,
     pub final_loss: Option<EpochLoss>,
     pub keys: BTreeMap<String, String>,
+    /// Cluster id per row of the feature set (−1 = noise).
+    #[serde(default)]
+    pub assignments: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::project::Projection;
 use crate::cluster::{self, Clusterer};
 use crate::data::DatasetSpec;
 use crate::dsp::FeatureSetSpec;
@@ -82,6 +83,18 @@ pub struct ReportSection {
     /// built-in ones.
     #[serde(default)]
     pub templates: Option<PathBuf>,
+    /// How latents are projected to 2-D for figures:
+    /// `{ method = "tsne", perplexity = 30 }` (default) or `{ method = "pca" }`.
+    #[serde(default = "default_projection")]
+    pub projection: Projection,
+}
+
+fn default_projection() -> Projection {
+    Projection::Tsne {
+        perplexity: 30.0,
+        iterations: 1000,
+        theta: 0.5,
+    }
 }
 
 fn default_report_dir() -> PathBuf {
@@ -95,6 +108,7 @@ impl Default for ReportSection {
             sort_by: None,
             out_dir: default_report_dir(),
             templates: None,
+            projection: default_projection(),
         }
     }
 }
