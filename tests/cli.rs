@@ -77,7 +77,9 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
         assert_eq!(p["method"], "tsne");
         assert_eq!(p["points"].as_array().unwrap().len(), 18);
     }
-    assert!(cells.iter().all(|c| c["assignments"].as_array().unwrap().len() == 18));
+    assert!(cells
+        .iter()
+        .all(|c| c["assignments"].as_array().unwrap().len() == 18));
     let csv = std::fs::read_to_string(report.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 7, "header + one row per cell");
     assert!(csv
@@ -375,5 +377,9 @@ fn every_clusterer_runs_from_toml_with_controls() {
         .any(|c| c["params"]["cluster.standardize"] == true));
     let md = std::fs::read_to_string(dir.path().join("reports/tiny/report.md")).unwrap();
     assert!(md.contains("## Chance level"), "{md}");
-    assert!(rec["projections"].as_object().unwrap().values().all(|p| p["method"] == "pca"));
+    assert!(rec["projections"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|p| p["method"] == "pca"));
 }

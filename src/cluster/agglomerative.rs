@@ -62,11 +62,8 @@ impl Clusterer for Agglomerative {
         n_classes: Option<usize>,
         _seed: u64,
     ) -> Result<Vec<i64>> {
-        let k = self.p.k.resolve(n_classes)?;
         let n = x.nrows();
-        if k > n {
-            bail!("k = {k} exceeds the number of points ({n})");
-        }
+        let k = self.p.k.resolve(n_classes, n)?;
         if n > MAX_POINTS {
             bail!("agglomerative clustering of {n} points needs {} GB of distances; use kmeans or gmm", n * n / 2 * 8 / 1_000_000_000);
         }

@@ -220,11 +220,8 @@ impl Clusterer for Gmm {
         n_classes: Option<usize>,
         seed: u64,
     ) -> Result<Vec<i64>> {
-        let k = self.p.k.resolve(n_classes)?;
         let n = x.nrows();
-        if k > n {
-            bail!("k = {k} exceeds the number of points ({n})");
-        }
+        let k = self.p.k.resolve(n_classes, n)?;
         let points = super::kmeans::Points::new(x);
         let x = x.mapv(|v| v as f64);
         let mut rng = Xoshiro256Plus::seed_from_u64(seed);

@@ -6,7 +6,7 @@
 //! (benches/clustering.rs); restarts run in parallel, each with its own
 //! seeded generator, so results do not depend on the thread count.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -78,10 +78,7 @@ impl Clusterer for KMeans {
         n_classes: Option<usize>,
         seed: u64,
     ) -> Result<Vec<i64>> {
-        let k = self.p.k.resolve(n_classes)?;
-        if k > x.nrows() {
-            bail!("k = {k} exceeds the number of tracks ({})", x.nrows());
-        }
+        let k = self.p.k.resolve(n_classes, x.nrows())?;
         let fit = kmeans(
             &Points::new(x),
             k,

@@ -37,32 +37,12 @@ pub const REGISTRY: &[(&str, ParseFn)] = &[
 ];
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Clusterer>, KeyError> {
-    let kind_path = crate::spec::error::join_path(path, &["kind".into()]);
     let kinds: Vec<&str> = REGISTRY.iter().map(|(k, _)| *k).collect();
-    let kind = match table.get("kind") {
-        Some(toml::Value::String(s)) => s.as_str(),
-        Some(other) => {
-            return Err(KeyError::new(
-                &kind_path,
-                format!(
-                    "expected a string, found {}",
-                    crate::spec::grid::type_name(other)
-                ),
-            ))
-        }
-        None => {
-            return Err(KeyError::new(
-                &kind_path,
-                format!("missing; one of {}", kinds.join(", ")),
-            ))
-        }
-    };
-    let Some((_, parse)) = REGISTRY.iter().find(|(k, _)| *k == kind) else {
-        return Err(KeyError::new(
-            &kind_path,
-            crate::data::unknown_kind(kind, &kinds),
-        ));
-    };
+    let kind = crate::spec::kind_of(table, path, &kinds)?;
+    let (_, parse) = REGISTRY
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .expect("kind_of checked the kind");
     // `standardize` is common to every clusterer, so it is handled here.
     let mut table = table.clone();
     let standardize = match table.remove("standardize") {
@@ -122,13 +102,18 @@ pub enum NClusters {
 }
 
 impl NClusters {
-    pub fn resolve(self, n_classes: Option<usize>) -> Result<usize> {
-        match self {
-            NClusters::Fixed(k) => Ok(k),
+    /// The number of clusters for `n_points` points with `n_classes` true classes.
+    pub fn resolve(self, n_classes: Option<usize>, n_points: usize) -> Result<usize> {
+        let k = match self {
+            NClusters::Fixed(k) => k,
             NClusters::Labels => n_classes.ok_or_else(|| {
                 anyhow::anyhow!("k = \"labels\" needs a labelled dataset; give a number instead")
-            }),
+            })?,
+        };
+        if k > n_points {
+            anyhow::bail!("k = {k} exceeds the number of points ({n_points})");
         }
+        Ok(k)
     }
 }
 

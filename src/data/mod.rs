@@ -51,25 +51,7 @@ pub const DATASET_KINDS: &[&str] = &["synthetic", "folders"];
 
 impl DatasetSpec {
     pub fn parse(table: &toml::Table, path: &[String]) -> Result<Self, KeyError> {
-        let kind_path = crate::spec::error::join_path(path, &["kind".into()]);
-        let kind = match table.get("kind") {
-            None => {
-                return Err(KeyError::new(
-                    &kind_path,
-                    format!("missing; one of {}", DATASET_KINDS.join(", ")),
-                ))
-            }
-            Some(toml::Value::String(s)) => s.as_str(),
-            Some(other) => {
-                return Err(KeyError::new(
-                    &kind_path,
-                    format!(
-                        "expected a string, found {}",
-                        crate::spec::grid::type_name(other)
-                    ),
-                ))
-            }
-        };
+        let kind = crate::spec::kind_of(table, path, DATASET_KINDS)?;
         let value = toml::Value::Table(table.clone());
         match kind {
             "synthetic" => Ok(DatasetSpec::Synthetic(
@@ -78,10 +60,7 @@ impl DatasetSpec {
             "folders" => Ok(DatasetSpec::Folders(
                 typed::<folders::FoldersSpec>(value, path)?.checked(path)?,
             )),
-            other => Err(KeyError::new(
-                &kind_path,
-                unknown_kind(other, DATASET_KINDS),
-            )),
+            other => unreachable!("kind_of accepted `{other}`"),
         }
     }
 
@@ -122,13 +101,6 @@ impl DatasetSpec {
             ),
             DatasetSpec::Folders(f) => format!("folders under {}", f.path.display()),
         }
-    }
-}
-
-pub fn unknown_kind(kind: &str, known: &[&str]) -> String {
-    match crate::spec::suggest::nearest(kind, known.iter().copied()) {
-        Some(b) => format!("unknown kind `{kind}`; did you mean `{b}`?"),
-        None => format!("unknown kind `{kind}`; known kinds: {}", known.join(", ")),
     }
 }
 

@@ -70,32 +70,12 @@ pub fn parse(
     table: &toml::Table,
     path: &[String],
 ) -> Result<Box<dyn Representer>, KeyError> {
-    let kind_path = crate::spec::error::join_path(path, &["kind".into()]);
     let kinds: Vec<&str> = REGISTRY.iter().map(|(k, _, _)| *k).collect();
-    let kind = match table.get("kind") {
-        Some(toml::Value::String(s)) => s.as_str(),
-        Some(other) => {
-            return Err(KeyError::new(
-                &kind_path,
-                format!(
-                    "expected a string, found {}",
-                    crate::spec::grid::type_name(other)
-                ),
-            ))
-        }
-        None => {
-            return Err(KeyError::new(
-                &kind_path,
-                format!("missing; one of {}", kinds.join(", ")),
-            ))
-        }
-    };
-    let Some((_, home, parse)) = REGISTRY.iter().find(|(k, _, _)| *k == kind) else {
-        return Err(KeyError::new(
-            &kind_path,
-            crate::data::unknown_kind(kind, &kinds),
-        ));
-    };
+    let kind = crate::spec::kind_of(table, path, &kinds)?;
+    let (_, home, parse) = REGISTRY
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .expect("kind_of checked the kind");
     if *home != group {
         let section = if *home == Group::Model {
             "models"
@@ -103,7 +83,7 @@ pub fn parse(
             "baselines"
         };
         return Err(KeyError::new(
-            &kind_path,
+            &crate::spec::error::join_path(path, &["kind".into()]),
             format!("`{kind}` belongs under [{section}]"),
         ));
     }

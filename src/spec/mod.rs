@@ -278,6 +278,34 @@ fn plain_type(t: &str) -> String {
     }
 }
 
+/// The `kind` of a section, checked against the registry's kinds; a typo
+/// gets the nearest known kind as a suggestion.
+pub fn kind_of<'a>(
+    table: &'a toml::Table,
+    path: &[String],
+    known: &[&str],
+) -> Result<&'a str, KeyError> {
+    let kind_path = error::join_path(path, &["kind".into()]);
+    match table.get("kind") {
+        Some(toml::Value::String(s)) if known.contains(&s.as_str()) => Ok(s.as_str()),
+        Some(toml::Value::String(s)) => {
+            let message = match suggest::nearest(s, known.iter().copied()) {
+                Some(b) => format!("unknown kind `{s}`; did you mean `{b}`?"),
+                None => format!("unknown kind `{s}`; known kinds: {}", known.join(", ")),
+            };
+            Err(KeyError::new(&kind_path, message))
+        }
+        Some(other) => Err(KeyError::new(
+            &kind_path,
+            format!("expected a string, found {}", grid::type_name(other)),
+        )),
+        None => Err(KeyError::new(
+            &kind_path,
+            format!("missing; one of {}", known.join(", ")),
+        )),
+    }
+}
+
 fn p(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
