@@ -121,7 +121,7 @@ fn mel_power_to_db_and_mfcc_match_on_raw_signals() {
             &format!("{name} mfcc40"),
         );
         // Summary statistics (float64, ddof = 0) of the MFCC rows.
-        let summary = Extractor::new(&default_spec(20), 22050).summary(&y);
+        let summary = Extractor::new(&default_spec(20), 22050).vector(&y).unwrap();
         let (mean, std) = (
             f["mfcc"]["mean"].as_array().unwrap(),
             f["mfcc"]["std"].as_array().unwrap(),
@@ -172,5 +172,58 @@ fn wav_decodes_bit_exactly_as_librosa_and_features_match() {
             &matrix(&want["features"]["mfcc"]),
             &format!("{name} wav mfcc"),
         );
+    }
+}
+
+fn spec_with(features: &str, extra: &str) -> FeatureSetSpec {
+    let table: toml::Table = format!("features = [{features}]\n{extra}").parse().unwrap();
+    FeatureSetSpec::parse(&table, &[]).unwrap()
+}
+
+/// Every feature against librosa, on the raw signals and on the decoded WAVs.
+/// Spectral rolloff is a bin choice: a frame may flip by one bin (10.77 Hz)
+/// when two bins straddle the 85 % threshold (golden README), so it is
+/// checked frame by frame to within one bin and to be exact on ≥ 95 % of frames.
+#[test]
+fn every_feature_matches_librosa() {
+    let g = common::golden().join("audio");
+    let cases = [
+        ("\"melspectrogram\"", "log_mel = false", "melspectrogram"),
+        ("\"chroma_stft\"", "tuning = 0.0", "chroma_stft_tuning0"),
+        ("\"chroma_stft\"", "", "chroma_stft"),
+        ("\"spectral_centroid\"", "", "spectral_centroid"),
+        ("\"spectral_bandwidth\"", "", "spectral_bandwidth"),
+        ("\"spectral_contrast\"", "", "spectral_contrast"),
+        ("\"zero_crossing_rate\"", "", "zero_crossing_rate"),
+        ("\"rms\"", "", "rms"),
+    ];
+    for name in SIGNALS {
+        for (source, y) in [
+            ("raw", read_f32(&g.join(format!("{name}.f32")))),
+            ("wav", {
+                let p = DecodeParams { sample_rate: 22050, offset: 0.0, duration: None };
+                vaerun::audio::decode_file(&g.join(format!("{name}.wav")), &p).unwrap().samples
+            }),
+        ] {
+            let want = json(&g.join(format!("{name}.{source}.features.json")));
+            for (features, extra, key) in cases {
+                let ex = Extractor::new(&spec_with(features, extra), 22050);
+                let m = ex.matrix(&y).unwrap();
+                assert_close(&m.data, &matrix(&want["features"][key]), &format!("{name} {source} {key}"));
+            }
+            // The estimated tuning itself.
+            let s = stft::Stft::new(2048, 512);
+            let power = s.power(&y);
+            let t = vaerun::dsp::chroma::estimate_tuning(&power, 1025, s.n_frames(y.len()), 22050.0, 2048);
+            let want_t = want["features"]["chroma_stft"]["tuning"].as_f64().unwrap();
+            assert!((t - want_t).abs() < 1e-9, "{name} {source}: tuning {t} vs librosa {want_t}");
+            // Rolloff, frame by frame.
+            let m = Extractor::new(&spec_with("\"spectral_rolloff\"", ""), 22050).matrix(&y).unwrap();
+            let w = &matrix(&want["features"]["spectral_rolloff"])[0];
+            let bin = 22050.0 / 2048.0;
+            let exact = m.data.iter().zip(w).filter(|(a, b)| (**a as f64 - **b).abs() < 1e-3).count();
+            assert!(m.data.iter().zip(w).all(|(a, b)| (*a as f64 - b).abs() <= bin + 1e-3), "{name} {source} rolloff");
+            assert!(exact as f64 >= 0.95 * w.len() as f64, "{name} {source} rolloff: {exact}/{} frames exact", w.len());
+        }
     }
 }

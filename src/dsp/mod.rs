@@ -1,8 +1,11 @@
 //! Audio features with librosa 0.11's definitions, and the feature-set
 //! schema that turns one decoded track into the vector a model consumes.
 
+pub mod chroma;
+pub mod frames;
 pub mod mel;
 pub mod mfcc;
+pub mod spectral;
 pub mod stft;
 
 use serde::{Deserialize, Serialize};
@@ -15,12 +18,25 @@ use crate::spec::{typed, KeyError};
 pub enum FeatureKind {
     /// Per-row statistics over frames, concatenated: one vector per track.
     Summary,
+    /// The frame matrix cut or padded to `frames` columns.
+    Sequence,
 }
 
+/// Features by their librosa names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeatureName {
     Mfcc,
+    /// Mel spectrogram; in dB (`power_to_db`) unless `log_mel = false`.
+    Melspectrogram,
+    ChromaStft,
+    SpectralCentroid,
+    SpectralBandwidth,
+    SpectralRolloff,
+    SpectralContrast,
+    SpectralFlatness,
+    ZeroCrossingRate,
+    Rms,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +51,24 @@ pub enum Stat {
 /// The shape a feature set hands to representations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeatureShape {
-    Summary { dim: usize },
+    Summary {
+        dim: usize,
+    },
+    /// `rows` features × `frames` frames, stored row-major per track.
+    Sequence {
+        rows: usize,
+        frames: usize,
+    },
+}
+
+impl FeatureShape {
+    /// Values per track.
+    pub fn dim(self) -> usize {
+        match self {
+            FeatureShape::Summary { dim } => dim,
+            FeatureShape::Sequence { rows, frames } => rows * frames,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +80,9 @@ pub struct FeatureSetSpec {
     pub features: Vec<FeatureName>,
     #[serde(default = "d_n_mfcc")]
     pub n_mfcc: usize,
+    /// Append MFCC deltas up to this order (0, 1 or 2), as librosa.feature.delta(width=9).
+    #[serde(default)]
+    pub deltas: usize,
     #[serde(default = "d_n_fft")]
     pub n_fft: usize,
     #[serde(default = "d_hop")]
@@ -63,9 +99,32 @@ pub struct FeatureSetSpec {
     /// Cepstral lifter (0 = none), as librosa's `lifter`.
     #[serde(default)]
     pub lifter: f64,
+    /// `melspectrogram` rows in dB (power_to_db) rather than power.
+    #[serde(default = "d_true")]
+    pub log_mel: bool,
+    #[serde(default = "d_n_chroma")]
+    pub n_chroma: usize,
+    /// Chroma tuning in fractions of a bin; absent = estimated per track, as librosa.
+    #[serde(default)]
+    pub tuning: Option<f64>,
+    #[serde(default = "d_roll")]
+    pub roll_percent: f64,
+    #[serde(default = "d_contrast_fmin")]
+    pub contrast_fmin: f64,
+    #[serde(default = "d_n_bands")]
+    pub n_bands: usize,
+    #[serde(default = "d_quantile")]
+    pub quantile: f64,
+    /// Frame length of zero_crossing_rate and rms (default: n_fft).
+    #[serde(default)]
+    pub frame_length: Option<usize>,
     #[serde(default = "d_stats")]
     pub stats: Vec<Stat>,
-    /// Scale every column to zero mean, unit variance over the dataset.
+    /// Frames kept by `kind = "sequence"` (cut, or padded with each row's minimum).
+    #[serde(default = "d_frames")]
+    pub frames: usize,
+    /// Scale to zero mean, unit variance over the dataset: every column of a
+    /// summary, every feature row of a sequence.
     #[serde(default = "d_true")]
     pub standardize: bool,
 }
@@ -91,8 +150,26 @@ fn d_n_mels() -> usize {
 fn d_top_db() -> Option<f64> {
     Some(80.0)
 }
+fn d_n_chroma() -> usize {
+    12
+}
+fn d_roll() -> f64 {
+    0.85
+}
+fn d_contrast_fmin() -> f64 {
+    200.0
+}
+fn d_n_bands() -> usize {
+    6
+}
+fn d_quantile() -> f64 {
+    0.02
+}
 fn d_stats() -> Vec<Stat> {
     vec![Stat::Mean, Stat::Std]
+}
+fn d_frames() -> usize {
+    256
 }
 fn d_true() -> bool {
     true
@@ -116,7 +193,7 @@ impl FeatureSetSpec {
                 "list at least one statistic, e.g. [\"mean\", \"std\"]",
             );
         }
-        if spec.n_fft < 16 || !spec.n_fft.is_power_of_two() && spec.n_fft % 2 != 0 {
+        if spec.n_fft < 16 || spec.n_fft % 2 != 0 {
             return bad("n_fft", "must be an even number of at least 16");
         }
         if spec.hop_length == 0 {
@@ -128,19 +205,39 @@ impl FeatureSetSpec {
         if spec.n_mfcc == 0 || spec.n_mfcc > spec.n_mels {
             return bad("n_mfcc", "must be between 1 and n_mels");
         }
+        if spec.deltas > 2 {
+            return bad("deltas", "must be 0, 1 or 2");
+        }
         if spec.fmin < 0.0 || spec.fmax.is_some_and(|f| f <= spec.fmin) {
             return bad("fmax", "need 0 <= fmin < fmax");
+        }
+        if !(spec.roll_percent > 0.0 && spec.roll_percent < 1.0) {
+            return bad("roll_percent", "must be between 0 and 1");
+        }
+        if !(spec.quantile > 0.0 && spec.quantile < 1.0) {
+            return bad("quantile", "must be between 0 and 1");
+        }
+        if spec.n_chroma == 0 || spec.n_bands == 0 || spec.frames == 0 {
+            return bad("frames", "n_chroma, n_bands and frames must be positive");
+        }
+        if spec.frame_length == Some(0) {
+            return bad("frame_length", "must be positive");
         }
         Ok(spec)
     }
 
+    fn rows_of(&self, f: FeatureName) -> usize {
+        match f {
+            FeatureName::Mfcc => self.n_mfcc * (1 + self.deltas),
+            FeatureName::Melspectrogram => self.n_mels,
+            FeatureName::ChromaStft => self.n_chroma,
+            FeatureName::SpectralContrast => self.n_bands + 1,
+            _ => 1,
+        }
+    }
+
     pub fn rows(&self) -> usize {
-        self.features
-            .iter()
-            .map(|f| match f {
-                FeatureName::Mfcc => self.n_mfcc,
-            })
-            .sum()
+        self.features.iter().map(|&f| self.rows_of(f)).sum()
     }
 
     pub fn shape(&self) -> FeatureShape {
@@ -148,17 +245,38 @@ impl FeatureSetSpec {
             FeatureKind::Summary => FeatureShape::Summary {
                 dim: self.rows() * self.stats.len(),
             },
+            FeatureKind::Sequence => FeatureShape::Sequence {
+                rows: self.rows(),
+                frames: self.frames,
+            },
         }
     }
 
-    /// Names of the output columns, e.g. `mfcc3_mean`.
-    pub fn column_names(&self) -> Vec<String> {
+    /// Names of the feature rows, e.g. `mfcc3`, `mfcc3_delta`, `chroma_stft11`.
+    pub fn row_names(&self) -> Vec<String> {
         let mut rows = Vec::new();
-        for f in &self.features {
+        for &f in &self.features {
+            let name = serde_json::to_value(f)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string();
             match f {
-                FeatureName::Mfcc => rows.extend((0..self.n_mfcc).map(|k| format!("mfcc{k}"))),
+                FeatureName::Mfcc => {
+                    for suffix in ["", "_delta", "_delta2"].iter().take(1 + self.deltas) {
+                        rows.extend((0..self.n_mfcc).map(|k| format!("mfcc{k}{suffix}")));
+                    }
+                }
+                _ if self.rows_of(f) == 1 => rows.push(name),
+                _ => rows.extend((0..self.rows_of(f)).map(|k| format!("{name}{k}"))),
             }
         }
+        rows
+    }
+
+    /// Names of a summary's columns, e.g. `mfcc3_mean`.
+    pub fn column_names(&self) -> Vec<String> {
+        let rows = self.row_names();
         let mut out = Vec::new();
         for s in &self.stats {
             let s = serde_json::to_value(s).unwrap();
@@ -172,9 +290,18 @@ impl FeatureSetSpec {
 /// for every track (filterbanks and FFT plans are precomputed).
 pub struct Extractor {
     spec: FeatureSetSpec,
+    sr: f64,
     stft: stft::Stft,
     mel: mel::MelBank,
     dct: Vec<Vec<f64>>,
+    freqs: Vec<f64>,
+}
+
+/// One feature's frame matrix (rows × frames, row-major).
+pub struct Matrix {
+    pub data: Vec<f32>,
+    pub rows: usize,
+    pub frames: usize,
 }
 
 impl Extractor {
@@ -182,6 +309,7 @@ impl Extractor {
         let sr = sample_rate as f64;
         Extractor {
             spec: spec.clone(),
+            sr,
             stft: stft::Stft::new(spec.n_fft, spec.hop_length),
             mel: mel::MelBank::new(
                 sr,
@@ -191,6 +319,7 @@ impl Extractor {
                 spec.fmax.unwrap_or(sr / 2.0),
             ),
             dct: mfcc::dct2_ortho(spec.n_mels, spec.n_mfcc),
+            freqs: spectral::fft_frequencies(sr, spec.n_fft),
         }
     }
 
@@ -198,43 +327,170 @@ impl Extractor {
     pub fn mfcc(&self, y: &[f32]) -> (Vec<f32>, usize) {
         let frames = self.stft.n_frames(y.len());
         let power = self.stft.power(y);
-        let mel = self.mel.apply(&power, frames);
+        (self.mfcc_from_power(&power, frames), frames)
+    }
+
+    fn mfcc_from_power(&self, power: &[f32], frames: usize) -> Vec<f32> {
+        let mel = self.mel.apply(power, frames);
         let db = mfcc::power_to_db(&mel, 1e-10, self.spec.top_db);
-        (
-            mfcc::mfcc_from_db(&db, self.spec.n_mels, frames, &self.dct, self.spec.lifter),
-            frames,
-        )
+        mfcc::mfcc_from_db(&db, self.spec.n_mels, frames, &self.dct, self.spec.lifter)
     }
 
-    /// All requested features stacked (rows × frames).
-    pub fn matrix(&self, y: &[f32]) -> (Vec<f32>, usize, usize) {
-        let mut rows = 0;
-        let mut data = Vec::new();
-        let mut frames = 0;
-        for f in &self.spec.features {
-            match f {
+    /// Every requested feature as its own matrix, in order. `log_mel`
+    /// applies to `melspectrogram`; the chroma tuning is estimated when not set.
+    pub fn features(&self, y: &[f32]) -> Result<Vec<(FeatureName, Matrix)>, String> {
+        let frames = self.stft.n_frames(y.len());
+        let bins = self.stft.n_bins();
+        let needs_spectrum = self
+            .spec
+            .features
+            .iter()
+            .any(|f| !matches!(f, FeatureName::ZeroCrossingRate | FeatureName::Rms));
+        let power = if needs_spectrum {
+            self.stft.power(y)
+        } else {
+            Vec::new()
+        };
+        let needs_magnitude = self.spec.features.iter().any(|f| {
+            matches!(
+                f,
+                FeatureName::SpectralCentroid
+                    | FeatureName::SpectralBandwidth
+                    | FeatureName::SpectralRolloff
+                    | FeatureName::SpectralFlatness
+                    | FeatureName::SpectralContrast
+            )
+        });
+        // librosa's spectral features take |STFT|, not its square.
+        let magnitude: Vec<f32> = if needs_magnitude {
+            power.iter().map(|v| v.sqrt()).collect()
+        } else {
+            Vec::new()
+        };
+        let frame_length = self.spec.frame_length.unwrap_or(self.spec.n_fft);
+        let row = |v: Vec<f64>| Matrix {
+            rows: 1,
+            frames: v.len(),
+            data: v.into_iter().map(|x| x as f32).collect(),
+        };
+        let mut out = Vec::new();
+        for &f in &self.spec.features {
+            let m = match f {
                 FeatureName::Mfcc => {
-                    let (m, t) = self.mfcc(y);
-                    frames = t;
-                    rows += self.spec.n_mfcc;
-                    data.extend(m);
+                    let m = self.mfcc_from_power(&power, frames);
+                    let n = self.spec.n_mfcc;
+                    let mut data = m.clone();
+                    for order in 1..=self.spec.deltas {
+                        data.extend(frames::delta(&m, n, frames, order)?);
+                    }
+                    Matrix {
+                        rows: n * (1 + self.spec.deltas),
+                        frames,
+                        data,
+                    }
                 }
-            }
+                FeatureName::Melspectrogram => {
+                    let m = self.mel.apply(&power, frames);
+                    let data = if self.spec.log_mel {
+                        mfcc::power_to_db(&m, 1e-10, self.spec.top_db)
+                    } else {
+                        m
+                    };
+                    Matrix {
+                        rows: self.spec.n_mels,
+                        frames,
+                        data,
+                    }
+                }
+                FeatureName::ChromaStft => {
+                    let tuning = self.spec.tuning.unwrap_or_else(|| {
+                        chroma::estimate_tuning(&power, bins, frames, self.sr, self.spec.n_fft)
+                    });
+                    let fb =
+                        chroma::filterbank(self.sr, self.spec.n_fft, self.spec.n_chroma, tuning);
+                    Matrix {
+                        rows: self.spec.n_chroma,
+                        frames,
+                        data: chroma::chroma(&power, bins, frames, &fb),
+                    }
+                }
+                FeatureName::SpectralCentroid => {
+                    row(spectral::centroid(&magnitude, &self.freqs, frames))
+                }
+                FeatureName::SpectralBandwidth => {
+                    row(spectral::bandwidth(&magnitude, &self.freqs, frames))
+                }
+                FeatureName::SpectralRolloff => row(spectral::rolloff(
+                    &magnitude,
+                    &self.freqs,
+                    frames,
+                    self.spec.roll_percent,
+                )),
+                FeatureName::SpectralFlatness => row(spectral::flatness(&magnitude, bins, frames)),
+                FeatureName::SpectralContrast => Matrix {
+                    rows: self.spec.n_bands + 1,
+                    frames,
+                    data: spectral::contrast(
+                        &magnitude,
+                        &self.freqs,
+                        frames,
+                        self.sr,
+                        self.spec.contrast_fmin,
+                        self.spec.n_bands,
+                        self.spec.quantile,
+                    )?,
+                },
+                FeatureName::ZeroCrossingRate => row(frames::zero_crossing_rate(
+                    y,
+                    frame_length,
+                    self.spec.hop_length,
+                )),
+                FeatureName::Rms => row(frames::rms(y, frame_length, self.spec.hop_length)),
+            };
+            out.push((f, m));
         }
-        (data, rows, frames)
+        Ok(out)
     }
 
-    /// The per-track vector: for each statistic, that statistic of every row.
-    pub fn summary(&self, y: &[f32]) -> Vec<f32> {
-        let (data, rows, frames) = self.matrix(y);
-        let mut out = Vec::with_capacity(rows * self.spec.stats.len());
-        for stat in &self.spec.stats {
-            for r in 0..rows {
-                let row = &data[r * frames..(r + 1) * frames];
-                out.push(row_stat(row, *stat) as f32);
-            }
+    /// All requested features stacked (rows × frames, row-major).
+    pub fn matrix(&self, y: &[f32]) -> Result<Matrix, String> {
+        let parts = self.features(y)?;
+        let frames = parts[0].1.frames;
+        let mut data = Vec::new();
+        let mut rows = 0;
+        for (_, m) in parts {
+            debug_assert_eq!(m.frames, frames);
+            rows += m.rows;
+            data.extend(m.data);
         }
-        out
+        Ok(Matrix { data, rows, frames })
+    }
+
+    /// The per-track vector: summary statistics, or the fixed-length sequence.
+    pub fn vector(&self, y: &[f32]) -> Result<Vec<f32>, String> {
+        let m = self.matrix(y)?;
+        Ok(match self.spec.kind {
+            FeatureKind::Summary => {
+                let mut out = Vec::with_capacity(m.rows * self.spec.stats.len());
+                for stat in &self.spec.stats {
+                    for r in 0..m.rows {
+                        out.push(row_stat(&m.data[r * m.frames..(r + 1) * m.frames], *stat) as f32);
+                    }
+                }
+                out
+            }
+            FeatureKind::Sequence => {
+                let keep = self.spec.frames;
+                let mut out = Vec::with_capacity(m.rows * keep);
+                for r in 0..m.rows {
+                    let row = &m.data[r * m.frames..(r + 1) * m.frames];
+                    let fill = row.iter().copied().fold(f32::INFINITY, f32::min);
+                    out.extend(row.iter().copied().take(keep));
+                    out.extend(std::iter::repeat_n(fill, keep.saturating_sub(row.len())));
+                }
+                out
+            }
+        })
     }
 }
 

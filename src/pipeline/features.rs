@@ -150,7 +150,9 @@ fn extract_track(path: &Path, dataset: &DatasetSpec, extractor: &Extractor) -> R
             dataset.min_duration()
         );
     }
-    let v = extractor.summary(&decoded.samples);
+    let v = extractor
+        .vector(&decoded.samples)
+        .map_err(anyhow::Error::msg)?;
     if let Some(i) = v.iter().position(|x| !x.is_finite()) {
         bail!("feature {i} is not finite");
     }

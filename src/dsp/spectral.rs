@@ -1,0 +1,167 @@
+//! Spectral statistics on a magnitude spectrogram (bins × frames, row-major),
+//! as librosa 0.11: centroid, bandwidth (p = 2), rolloff, contrast, flatness.
+
+/// Centre frequency of each FFT bin.
+pub fn fft_frequencies(sr: f64, n_fft: usize) -> Vec<f64> {
+    (0..=n_fft / 2)
+        .map(|k| k as f64 * sr / n_fft as f64)
+        .collect()
+}
+
+/// Column sums; librosa's `normalize(norm=1)` leaves columns whose sum is
+/// below the smallest positive float32 untouched (they stay zero).
+fn column_norms(s: &[f32], bins: usize, frames: usize) -> Vec<f64> {
+    let mut norms = vec![0f64; frames];
+    for b in 0..bins {
+        for (n, &v) in norms.iter_mut().zip(&s[b * frames..(b + 1) * frames]) {
+            *n += (v as f64).abs();
+        }
+    }
+    norms
+        .iter()
+        .map(|&n| if n < f32::MIN_POSITIVE as f64 { 1.0 } else { n })
+        .collect()
+}
+
+pub fn centroid(s: &[f32], freqs: &[f64], frames: usize) -> Vec<f64> {
+    let norms = column_norms(s, freqs.len(), frames);
+    let mut out = vec![0f64; frames];
+    for (b, f) in freqs.iter().enumerate() {
+        for (t, o) in out.iter_mut().enumerate() {
+            *o += f * s[b * frames + t] as f64 / norms[t];
+        }
+    }
+    out
+}
+
+pub fn bandwidth(s: &[f32], freqs: &[f64], frames: usize) -> Vec<f64> {
+    let c = centroid(s, freqs, frames);
+    let norms = column_norms(s, freqs.len(), frames);
+    let mut out = vec![0f64; frames];
+    for (b, f) in freqs.iter().enumerate() {
+        for (t, o) in out.iter_mut().enumerate() {
+            *o += s[b * frames + t] as f64 / norms[t] * (f - c[t]).powi(2);
+        }
+    }
+    out.iter().map(|v| v.sqrt()).collect()
+}
+
+/// The lowest frequency below which `roll_percent` of the column's
+/// magnitude lies.
+pub fn rolloff(s: &[f32], freqs: &[f64], frames: usize, roll_percent: f64) -> Vec<f64> {
+    let bins = freqs.len();
+    (0..frames)
+        .map(|t| {
+            // librosa accumulates in float32 (np.cumsum of a float32 array).
+            let mut cum = vec![0f32; bins];
+            let mut acc = 0f32;
+            for b in 0..bins {
+                acc += s[b * frames + t];
+                cum[b] = acc;
+            }
+            let threshold = (roll_percent * acc as f64) as f32;
+            freqs
+                .iter()
+                .zip(&cum)
+                .find(|(_, &c)| c >= threshold)
+                .map_or(0.0, |(f, _)| *f)
+        })
+        .collect()
+}
+
+/// Octave-band spectral contrast (n_bands + 1 rows): power_to_db(peak) −
+/// power_to_db(valley), each band's peak and valley the mean of its top and
+/// bottom `quantile` of bins.
+pub fn contrast(
+    s: &[f32],
+    freqs: &[f64],
+    frames: usize,
+    sr: f64,
+    fmin: f64,
+    n_bands: usize,
+    quantile: f64,
+) -> Result<Vec<f32>, String> {
+    let mut octa = vec![0f64; n_bands + 2];
+    for (i, o) in octa.iter_mut().enumerate().skip(1) {
+        *o = fmin * 2f64.powi(i as i32 - 1);
+    }
+    if octa[..n_bands + 1].iter().any(|&f| f >= 0.5 * sr) {
+        return Err(format!(
+            "spectral contrast: {n_bands} octave bands from {fmin} Hz exceed the Nyquist frequency"
+        ));
+    }
+    let bins = freqs.len();
+    let mut peak = vec![0f64; (n_bands + 1) * frames];
+    let mut valley = vec![0f64; (n_bands + 1) * frames];
+    for k in 0..=n_bands {
+        let (lo, hi) = (octa[k], octa[k + 1]);
+        let mut band: Vec<bool> = freqs.iter().map(|&f| f >= lo && f <= hi).collect();
+        let idx: Vec<usize> = (0..bins).filter(|&b| band[b]).collect();
+        if idx.is_empty() {
+            return Err(format!(
+                "spectral contrast: band {k} ({lo}–{hi} Hz) holds no FFT bin; use a larger n_fft"
+            ));
+        }
+        if k > 0 && idx[0] > 0 {
+            band[idx[0] - 1] = true;
+        }
+        if k == n_bands {
+            for b in band.iter_mut().skip(idx[idx.len() - 1] + 1) {
+                *b = true;
+            }
+        }
+        let mut rows: Vec<usize> = (0..bins).filter(|&b| band[b]).collect();
+        let n_in_band = rows.len();
+        if k < n_bands {
+            rows.pop();
+        }
+        let q = ((quantile * n_in_band as f64).round() as usize).max(1);
+        let mut col = Vec::with_capacity(rows.len());
+        for t in 0..frames {
+            col.clear();
+            col.extend(rows.iter().map(|&b| s[b * frames + t]));
+            col.sort_by(f32::total_cmp);
+            let mean = |xs: &[f32]| xs.iter().map(|&v| v as f64).sum::<f64>() / xs.len() as f64;
+            valley[k * frames + t] = mean(&col[..q]) as f32 as f64;
+            peak[k * frames + t] = mean(&col[col.len() - q..]) as f32 as f64;
+        }
+    }
+    let db = |m: &[f64]| -> Vec<f64> {
+        let v: Vec<f64> = m.iter().map(|&x| 10.0 * x.max(1e-10).log10()).collect();
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        v.iter().map(|&x| x.max(max - 80.0)).collect()
+    };
+    Ok(db(&peak)
+        .iter()
+        .zip(db(&valley))
+        .map(|(p, v)| (p - v) as f32)
+        .collect())
+}
+
+/// Wiener entropy per frame: geometric over arithmetic mean of the power
+/// spectrum (`power = 2`, `amin = 1e-10`).
+pub fn flatness(s: &[f32], bins: usize, frames: usize) -> Vec<f64> {
+    (0..frames)
+        .map(|t| {
+            let vals: Vec<f64> = (0..bins)
+                .map(|b| ((s[b * frames + t] as f64).powi(2)).max(1e-10))
+                .collect();
+            let gmean = (vals.iter().map(|v| v.ln()).sum::<f64>() / bins as f64).exp();
+            gmean / (vals.iter().sum::<f64>() / bins as f64)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flatness_is_one_for_white_and_small_for_a_tone() {
+        let flat = vec![1f32; 8];
+        assert!((flatness(&flat, 8, 1)[0] - 1.0).abs() < 1e-12);
+        let mut tone = vec![0f32; 8];
+        tone[3] = 1.0;
+        assert!(flatness(&tone, 8, 1)[0] < 1e-4);
+    }
+}
