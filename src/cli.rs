@@ -298,3 +298,89 @@ pub fn score(
     }
     Ok(exit::OK)
 }
+
+/// `runner features`: one file's full feature matrix, in the layout of a
+/// golden feature entry (`shape`, `data`, `mean`, `std`) or as `.npy`.
+pub fn features(
+    audio: &Path,
+    feature: &str,
+    set: &[String],
+    sample_rate: u32,
+    out: &Path,
+) -> Result<i32, Failure> {
+    let mut table = toml::Table::new();
+    table.insert(
+        "features".into(),
+        toml::Value::Array(vec![toml::Value::String(feature.into())]),
+    );
+    for raw in set {
+        let (k, v) = raw.split_once('=').ok_or_else(|| Failure {
+            code: exit::BAD_SPEC,
+            error: anyhow::anyhow!("--set {raw}: expected KEY=VALUE, e.g. --set n_mfcc=40"),
+        })?;
+        let value = format!("v = {v}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(v.to_string()));
+        table.insert(k.trim().to_string(), value);
+    }
+    let spec = crate::dsp::FeatureSetSpec::parse(&table, &[]).map_err(|e| Failure {
+        code: exit::BAD_SPEC,
+        error: anyhow::anyhow!(
+            "{}: {}",
+            if e.path.is_empty() {
+                "--feature".into()
+            } else {
+                e.dotted()
+            },
+            e.message
+        ),
+    })?;
+    let params = crate::data::DecodeParams {
+        sample_rate,
+        offset: 0.0,
+        duration: None,
+    };
+    let decoded = crate::audio::decode_file(audio, &params)
+        .map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.display()))?;
+    let m = crate::dsp::Extractor::new(&spec, sample_rate)
+        .matrix(&decoded.samples)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", audio.display()))?;
+    if out.extension().is_some_and(|e| e == "npy") {
+        let a = ndarray::Array2::from_shape_vec((m.rows, m.frames), m.data)
+            .map_err(anyhow::Error::from)?;
+        ndarray_npy::write_npy(out, &a).map_err(anyhow::Error::from)?;
+    } else {
+        let rows: Vec<&[f32]> = m.data.chunks(m.frames).collect();
+        let stat = |s| {
+            rows.iter()
+                .map(|r| crate::dsp::row_stat(r, s))
+                .collect::<Vec<f64>>()
+        };
+        let doc = serde_json::json!({
+            "file": audio.display().to_string(),
+            "feature": feature,
+            "sample_rate": sample_rate,
+            "params": spec,
+            "shape": [m.rows, m.frames],
+            "data": rows,
+            "mean": stat(crate::dsp::Stat::Mean),
+            "std": stat(crate::dsp::Stat::Std),
+        });
+        crate::cache::write_atomic(
+            out,
+            serde_json::to_string(&doc)
+                .map_err(anyhow::Error::from)?
+                .as_bytes(),
+        )?;
+    }
+    eprintln!(
+        "{}: {feature} {} x {} -> {}",
+        audio.display(),
+        m.rows,
+        m.frames,
+        out.display()
+    );
+    Ok(exit::OK)
+}

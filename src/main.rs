@@ -48,6 +48,25 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Compute one feature of one audio file (librosa's definitions), as JSON
+    /// (`shape`, `data`, `mean`, `std`) or .npy, to compare with librosa.
+    Features {
+        /// The audio file (WAV, FLAC, MP3, OGG, M4A, AU).
+        audio: PathBuf,
+        /// mfcc, melspectrogram, chroma_stft, spectral_centroid, spectral_bandwidth,
+        /// spectral_rolloff, spectral_contrast, spectral_flatness, zero_crossing_rate, rms.
+        #[arg(long)]
+        feature: String,
+        /// Feature parameters, e.g. --set n_mfcc=40 --set tuning=0.0 (see experiments/README.md).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Resample to this rate first (librosa's default is 22050).
+        #[arg(long, default_value_t = 22050)]
+        sr: u32,
+        /// Output file: .json or .npy.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Score any embedding and labelling (e.g. made by another tool) with
     /// scikit-learn-identical metrics; JSON keys as the golden metrics.json.
     Score {
@@ -92,6 +111,13 @@ fn main() {
         } => cli::run(&experiment, &set, cell, quiet),
         Command::Plan { experiment, set } => cli::plan(&experiment, &set),
         Command::Validate { experiment, set } => cli::validate(&experiment, &set),
+        Command::Features {
+            audio,
+            feature,
+            set,
+            sr,
+            out,
+        } => cli::features(&audio, &feature, &set, sr, &out),
         Command::Score {
             features,
             pred,

@@ -66,8 +66,8 @@ pub fn estimate_tuning(s: &[f32], bins: usize, frames: usize, sr: f64, n_fft: us
         let col = |b: usize| s[b * frames + t];
         let max = (0..bins).map(col).fold(f32::NEG_INFINITY, f32::max);
         let ref_value = 0.1f32 * max;
-        for b in 1..bins - 1 {
-            if !(fmin <= freqs[b] && freqs[b] < fmax) {
+        for (b, &f) in freqs.iter().enumerate().take(bins - 1).skip(1) {
+            if !(fmin <= f && f < fmax) {
                 continue;
             }
             // localmax of S·(S > ref): strictly above the previous bin, at least the next.

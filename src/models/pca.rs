@@ -50,8 +50,9 @@ impl Representer for Pca {
     fn uses_seed(&self) -> bool {
         false
     }
-    fn accepts(&self, shape: FeatureShape) -> bool {
-        matches!(shape, FeatureShape::Summary { .. })
+    fn accepts(&self, _shape: FeatureShape) -> bool {
+        // Summaries as they are, sequences flattened row by row.
+        true
     }
     fn fit(&self, input: &FitInput, _out_dir: &Path) -> Result<Fitted> {
         let (n, d) = input.x.dim();

@@ -218,8 +218,9 @@ impl Representer for Vae {
     fn uses_seed(&self) -> bool {
         true
     }
-    fn accepts(&self, shape: FeatureShape) -> bool {
-        matches!(shape, FeatureShape::Summary { .. })
+    fn accepts(&self, _shape: FeatureShape) -> bool {
+        // Summaries as they are, sequences flattened row by row.
+        true
     }
 
     fn fit(&self, input: &FitInput, out_dir: &Path) -> Result<Fitted> {

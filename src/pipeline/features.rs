@@ -13,7 +13,7 @@ use super::dataset::ResolvedDataset;
 use crate::audio::decode_file;
 use crate::cache::{Key, KeyBuilder, Store};
 use crate::data::{DatasetSpec, OnError};
-use crate::dsp::{Extractor, FeatureSetSpec};
+use crate::dsp::{Extractor, FeatureSetSpec, FeatureShape};
 
 pub const STAGE: &str = "features";
 const VERSION: u32 = 1;
@@ -129,7 +129,12 @@ pub fn compute(
         row.assign(&Array1::from(v.clone()));
     }
     if spec.standardize {
-        standardize(&mut x);
+        match spec.shape() {
+            FeatureShape::Summary { .. } => standardize(&mut x),
+            // A sequence's columns are (row, frame) pairs: scale each feature
+            // row over all tracks and frames, keeping the time structure.
+            FeatureShape::Sequence { rows, frames } => standardize_rows(&mut x, rows, frames),
+        }
     }
     Ok(FeatureMatrix {
         key: matrix_key(&used_keys, spec),
@@ -168,6 +173,24 @@ pub fn standardize(x: &mut Array2<f32>) {
         let var = col.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
         let std = if var > 1e-24 { var.sqrt() } else { 1.0 };
         col.mapv_inplace(|v| ((v as f64 - mean) / std) as f32);
+    }
+}
+
+/// Zero mean, unit variance per feature row of row-major sequences.
+pub fn standardize_rows(x: &mut Array2<f32>, rows: usize, frames: usize) {
+    for r in 0..rows {
+        let cols = r * frames..(r + 1) * frames;
+        let block = x.slice(ndarray::s![.., cols.clone()]);
+        let n = block.len() as f64;
+        let mean = block.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = block
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        let std = if var > 1e-24 { var.sqrt() } else { 1.0 };
+        x.slice_mut(ndarray::s![.., cols])
+            .mapv_inplace(|v| ((v as f64 - mean) / std) as f32);
     }
 }
 
