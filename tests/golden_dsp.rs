@@ -276,8 +276,14 @@ fn every_feature_matches_librosa() {
 fn resampling_matches_librosa_away_from_the_ends() {
     let g = common::golden().join("audio");
     let want = read_f32(&g.join("chirp100_8000_3s_44100.resampled22050.f32"));
-    let p = DecodeParams { sample_rate: 22050, offset: 0.0, duration: None };
-    let got = vaerun::audio::decode_file(&g.join("chirp100_8000_3s_44100.wav"), &p).unwrap().samples;
+    let p = DecodeParams {
+        sample_rate: 22050,
+        offset: 0.0,
+        duration: None,
+    };
+    let got = vaerun::audio::decode_file(&g.join("chirp100_8000_3s_44100.wav"), &p)
+        .unwrap()
+        .samples;
     assert_eq!(got.len(), want.len());
     let worst = got[1000..got.len() - 1000]
         .iter()
@@ -297,5 +303,8 @@ fn resampling_matches_librosa_away_from_the_ends() {
             d = d.max((m[r * cols + c] as f64 - row[c]).abs());
         }
     }
-    assert!(d <= REL_TOL * peak, "resampled MFCC max |diff| {d} (peak {peak})");
+    assert!(
+        d <= REL_TOL * peak,
+        "resampled MFCC max |diff| {d} (peak {peak})"
+    );
 }

@@ -34,6 +34,8 @@ pub fn decode_file(path: &Path, params: &DecodeParams) -> Result<Decoded> {
         .to_ascii_lowercase();
     let (mono, rate, channels) = if ext == "au" || ext == "snd" {
         super::au::read_au(path)?
+    } else if let Some(pcm) = read_wav_pcm(path, &ext) {
+        pcm
     } else {
         decode_symphonia(path, &ext)?
     };
@@ -67,6 +69,56 @@ pub fn decode_file(path: &Path, params: &DecodeParams) -> Result<Decoded> {
         source_rate: rate,
         channels,
     })
+}
+
+/// Fast path for plain PCM WAV (the common case: GTZAN and most corpora):
+/// hound parses the header, the samples are converted straight from one read
+/// of the file. Anything unusual (compressed, 8-bit, truncated, corrupt)
+/// returns None and goes through symphonia, which gives the precise error.
+fn read_wav_pcm(path: &Path, ext: &str) -> Option<(Vec<f32>, u32, usize)> {
+    if ext != "wav" && ext != "wave" {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    let mut cursor = std::io::Cursor::new(bytes.as_slice());
+    let reader = hound::WavReader::new(&mut cursor).ok()?;
+    let spec = reader.spec();
+    let frames = reader.duration() as usize;
+    let channels = spec.channels as usize;
+    drop(reader);
+    let start = cursor.position() as usize;
+    let width = (spec.bits_per_sample as usize).div_ceil(8);
+    let len = frames * channels * width;
+    let data = bytes.get(start..start + len)?;
+    if channels == 0 || width * 8 != spec.bits_per_sample as usize {
+        return None;
+    }
+    // One monomorphised loop per format: no per-sample dispatch.
+    fn convert(data: &[u8], width: usize, channels: usize, f: impl Fn(&[u8]) -> f64) -> Vec<f32> {
+        if channels == 1 {
+            data.chunks_exact(width).map(|c| f(c) as f32).collect()
+        } else {
+            data.chunks_exact(width * channels)
+                .map(|fr| (fr.chunks_exact(width).map(&f).sum::<f64>() / channels as f64) as f32)
+                .collect()
+        }
+    }
+    let mono = match (spec.sample_format, width) {
+        (hound::SampleFormat::Int, 2) => convert(data, 2, channels, |c| {
+            i16::from_le_bytes([c[0], c[1]]) as f64 / 32768.0
+        }),
+        (hound::SampleFormat::Int, 3) => convert(data, 3, channels, |c| {
+            (i32::from_le_bytes([0, c[0], c[1], c[2]]) >> 8) as f64 / 8388608.0
+        }),
+        (hound::SampleFormat::Int, 4) => convert(data, 4, channels, |c| {
+            i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64 / 2147483648.0
+        }),
+        (hound::SampleFormat::Float, 4) => convert(data, 4, channels, |c| {
+            f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64
+        }),
+        _ => return None,
+    };
+    Some((mono, spec.sample_rate, channels))
 }
 
 fn decode_symphonia(path: &Path, ext: &str) -> Result<(Vec<f32>, u32, usize)> {

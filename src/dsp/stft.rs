@@ -44,46 +44,106 @@ impl Stft {
     }
 
     /// Power spectrogram |X|², bins × frames, row-major (`out[bin * frames + t]`).
+    /// Long signals are split into contiguous frame ranges computed in
+    /// parallel; every frame is computed the same way, so the result does
+    /// not depend on the thread count.
     pub fn power(&self, y: &[f32]) -> Vec<f32> {
+        use rayon::prelude::*;
         let frames = self.n_frames(y.len());
+        let bins = self.n_bins();
+        // Even-sized ranges keep the frame pairing identical to the serial path.
+        const RANGE: usize = 1024;
+        if frames <= RANGE {
+            return self.power_range(y, 0, frames);
+        }
+        let ranges: Vec<(usize, usize)> = (0..frames)
+            .step_by(RANGE)
+            .map(|t| (t, (t + RANGE).min(frames)))
+            .collect();
+        let parts: Vec<Vec<f32>> = ranges
+            .par_iter()
+            .map(|&(t0, t1)| self.power_range(y, t0, t1))
+            .collect();
+        let mut out = vec![0f32; bins * frames];
+        for (&(t0, t1), part) in ranges.iter().zip(&parts) {
+            let w = t1 - t0;
+            for k in 0..bins {
+                out[k * frames + t0..k * frames + t1].copy_from_slice(&part[k * w..(k + 1) * w]);
+            }
+        }
+        out
+    }
+
+    /// Frames t0..t1 as a bins × (t1 − t0) matrix. Frames are computed in
+    /// blocks of 16 into a frame-major buffer, then written out bin by bin as
+    /// contiguous runs (a strided write per bin and frame thrashes the cache).
+    fn power_range(&self, y: &[f32], t0: usize, t1: usize) -> Vec<f32> {
+        const BLOCK: usize = 16;
+        let frames = t1 - t0;
         let bins = self.n_bins();
         let n = self.n_fft;
         let pad = n / 2;
         let mut out = vec![0f32; bins * frames];
+        let mut block = vec![0f32; BLOCK * bins];
         let mut buf = vec![Complex64::default(); n];
         let mut scratch = vec![Complex64::default(); self.fft.get_inplace_scratch_len()];
-        // The padded signal is zero outside y: sample j of frame t is y[t*hop + j - pad].
-        let sample = |t: usize, j: usize| -> f64 {
-            let idx = (t * self.hop + j) as isize - pad as isize;
-            if idx >= 0 && (idx as usize) < y.len() {
-                y[idx as usize] as f64
-            } else {
-                0.0
+        let mut b0 = 0;
+        while b0 < frames {
+            let b1 = (b0 + BLOCK).min(frames);
+            let mut t = b0;
+            while t < b1 {
+                let pair = t + 1 < b1;
+                // Sample j of frame f is y[f*hop + j - pad], zero outside y.
+                let start_a = ((t0 + t) * self.hop) as isize - pad as isize;
+                let start_b = start_a + self.hop as isize;
+                let inside = |s: isize| s >= 0 && (s as usize) + n <= y.len();
+                if inside(start_a) && (!pair || inside(start_b)) {
+                    let a = &y[start_a as usize..start_a as usize + n];
+                    if pair {
+                        let b = &y[start_b as usize..start_b as usize + n];
+                        for (((o, &w), &x), &z) in buf.iter_mut().zip(&self.window).zip(a).zip(b) {
+                            *o = Complex64::new(x as f64 * w, z as f64 * w);
+                        }
+                    } else {
+                        for ((o, &w), &x) in buf.iter_mut().zip(&self.window).zip(a) {
+                            *o = Complex64::new(x as f64 * w, 0.0);
+                        }
+                    }
+                } else {
+                    let sample = |s: isize, j: usize| -> f64 {
+                        let idx = s + j as isize;
+                        if idx >= 0 && (idx as usize) < y.len() {
+                            y[idx as usize] as f64
+                        } else {
+                            0.0
+                        }
+                    };
+                    for (j, o) in buf.iter_mut().enumerate() {
+                        let w = self.window[j];
+                        let b = if pair { sample(start_b, j) * w } else { 0.0 };
+                        *o = Complex64::new(sample(start_a, j) * w, b);
+                    }
+                }
+                self.fft.process_with_scratch(&mut buf, &mut scratch);
+                let (ra, rest) = block[(t - b0) * bins..].split_at_mut(bins);
+                for k in 0..bins {
+                    let z = buf[k];
+                    let zc = buf[(n - k) % n].conj();
+                    ra[k] = ((z + zc) * 0.5).norm_sqr() as f32;
+                    if pair {
+                        let d = z - zc;
+                        // (z − conj z′) / 2i
+                        rest[k] = Complex64::new(d.im * 0.5, -d.re * 0.5).norm_sqr() as f32;
+                    }
+                }
+                t += 2;
             }
-        };
-        let mut t = 0;
-        while t < frames {
-            let pair = t + 1 < frames;
-            for (j, b) in buf.iter_mut().enumerate() {
-                let w = self.window[j];
-                let a = sample(t, j) * w;
-                let c = if pair { sample(t + 1, j) * w } else { 0.0 };
-                *b = Complex64::new(a, c);
-            }
-            self.fft.process_with_scratch(&mut buf, &mut scratch);
             for k in 0..bins {
-                let z = buf[k];
-                let zc = buf[(n - k) % n].conj();
-                let a = (z + zc) * 0.5;
-                out[k * frames + t] = a.norm_sqr() as f32;
-                if pair {
-                    let d = z - zc;
-                    // (z - conj z') / 2i
-                    let b = Complex64::new(d.im * 0.5, -d.re * 0.5);
-                    out[k * frames + t + 1] = b.norm_sqr() as f32;
+                for t in b0..b1 {
+                    out[k * frames + t] = block[(t - b0) * bins + k];
                 }
             }
-            t += 2;
+            b0 = b1;
         }
         out
     }
@@ -92,6 +152,17 @@ impl Stft {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_ranges_equal_one_range() {
+        let y: Vec<f32> = (0..700_000)
+            .map(|i| ((i as f64 * 0.013).sin() * (i as f64 * 0.0007).cos()) as f32)
+            .collect();
+        let s = Stft::new(2048, 512);
+        let frames = s.n_frames(y.len());
+        assert!(frames > 1024, "exercises the parallel path");
+        assert_eq!(s.power(&y), s.power_range(&y, 0, frames));
+    }
 
     #[test]
     fn pure_tone_peaks_at_its_bin_in_every_frame() {

@@ -1,0 +1,96 @@
+//! Audio front-end throughput: decode + resample 44.1 → 22.05 kHz + MFCC
+//! (librosa defaults, 20 coefficients, mean/std summary) on five minutes of
+//! 16-bit mono WAV, as one 5-minute file and as 10 × 30 s files, in seconds
+//! of audio per second. Reference (librosa 0.11, one warm process,
+//! `oracle.py perf`, this 2-core machine): 576x real time for the 5-minute
+//! file, 553x for the 10 clips.
+//!
+//!     cargo bench --bench audio
+
+use std::path::Path;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use vaerun::data::synthetic::{generate_clip, write_wav16, SyntheticSpec};
+use vaerun::data::DecodeParams;
+use vaerun::dsp::{Extractor, FeatureSetSpec};
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / 1024.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
+fn music(seconds: f64, class: usize, seed: u64) -> Vec<f32> {
+    let spec = SyntheticSpec {
+        kind: "synthetic".into(),
+        classes: 10,
+        clips_per_class: 1,
+        duration: seconds,
+        sample_rate: 44100,
+        seed,
+        overlap: 0.0,
+        lyrics: false,
+    };
+    generate_clip(&spec, class, 0).samples
+}
+
+fn process(path: &Path, extractor: &Extractor) -> Vec<f32> {
+    let p = DecodeParams {
+        sample_rate: 22050,
+        offset: 0.0,
+        duration: None,
+    };
+    let d = vaerun::audio::decode_file(path, &p).unwrap();
+    extractor.vector(&d.samples).unwrap()
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("five_minutes.wav");
+    write_wav16(&long, &music(300.0, 1, 1), 44100).unwrap();
+    let clips: Vec<_> = (0..10)
+        .map(|i| {
+            let p = dir.path().join(format!("clip{i}.wav"));
+            write_wav16(&p, &music(30.0, i, 2), 44100).unwrap();
+            p
+        })
+        .collect();
+    let spec = FeatureSetSpec::parse(&toml::Table::new(), &[]).unwrap();
+    let extractor = Extractor::new(&spec, 22050);
+    let before = peak_rss_mb();
+    let reps = 5;
+    let mut best_long = f64::INFINITY;
+    let mut best_clips = f64::INFINITY;
+    for _ in 0..reps {
+        let t = Instant::now();
+        std::hint::black_box(process(&long, &extractor));
+        best_long = best_long.min(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let v: Vec<Vec<f32>> = clips.par_iter().map(|p| process(p, &extractor)).collect();
+        std::hint::black_box(v);
+        best_clips = best_clips.min(t.elapsed().as_secs_f64());
+    }
+    let threads = rayon::current_num_threads();
+    println!(
+        "one 5-min WAV:  {:.3} s -> {:.0}x real time ({:.1}x librosa's 576x)",
+        best_long,
+        300.0 / best_long,
+        300.0 / best_long / 576.0
+    );
+    println!(
+        "10 x 30 s WAVs: {:.3} s -> {:.0}x real time ({:.1}x librosa's 553x)  [{threads} threads]",
+        best_clips,
+        300.0 / best_clips,
+        300.0 / best_clips / 553.0
+    );
+    println!(
+        "peak RSS {:.0} MB (before processing: {before:.0} MB; 5 min at 44.1 kHz f32 = 53 MB)",
+        peak_rss_mb()
+    );
+}
