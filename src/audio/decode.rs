@@ -81,11 +81,12 @@ fn read_wav_pcm(path: &Path, ext: &str) -> Option<(Vec<f32>, u32, usize)> {
     }
     let bytes = std::fs::read(path).ok()?;
     let mut cursor = std::io::Cursor::new(bytes.as_slice());
-    let reader = hound::WavReader::new(&mut cursor).ok()?;
-    let spec = reader.spec();
-    let frames = reader.duration() as usize;
+    // The reader borrows the cursor; once it is gone the cursor sits at the data.
+    let (spec, frames) = {
+        let reader = hound::WavReader::new(&mut cursor).ok()?;
+        (reader.spec(), reader.duration() as usize)
+    };
     let channels = spec.channels as usize;
-    drop(reader);
     let start = cursor.position() as usize;
     let width = (spec.bits_per_sample as usize).div_ceil(8);
     let len = frames * channels * width;
