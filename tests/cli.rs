@@ -230,6 +230,23 @@ fn synth_writes_gtzan_layout_that_folders_datasets_read() {
         md.contains("techno/techno.00002.wav"),
         "the report lists skipped files"
     );
+    // on_error = "fail" stops the run and names the file and the reason.
+    let o = runner(
+        dir.path(),
+        &[
+            "run",
+            "folders.toml",
+            "-q",
+            "--set",
+            "dataset.on_error=\"fail\"",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("techno.00002.wav: unsupported or corrupt audio container"),
+        "{}",
+        text(&o)
+    );
     // A missing dataset folder says where to put the data.
     let o = runner(
         dir.path(),

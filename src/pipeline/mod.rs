@@ -224,6 +224,11 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         let r = features::compute(&exp.dataset, &data, &fv.spec, &store, &pb)
             .map(Arc::new)
             .map_err(|e| format!("features `{}`: {e:#}", fv.label));
+        // on_error = "fail": a bad file stops the whole run (exit 3), not just its cells.
+        if let (Err(e), crate::data::OnError::Fail) = (&r, exp.dataset.on_error()) {
+            pb.finish_and_clear();
+            anyhow::bail!("{e}");
+        }
         matrices.insert(fv.label.clone(), r);
     }
     pb.finish_and_clear();
