@@ -308,3 +308,60 @@ fn resampling_matches_librosa_away_from_the_ends() {
         "resampled MFCC max |diff| {d} (peak {peak})"
     );
 }
+
+/// The extractor works on ranges of 512 frames; on a 40 s clip (4 ranges)
+/// every feature must equal the same computation on the whole spectrogram.
+#[test]
+fn range_processing_equals_whole_clip() {
+    use vaerun::dsp::{chroma, spectral};
+    let sr = 22050.0;
+    let y: Vec<f32> = (0..40 * 22050)
+        .map(|i| {
+            let t = i as f64 / sr;
+            (0.3 * (2.0 * std::f64::consts::PI * (220.0 + 40.0 * t) * t).sin()
+                + 0.05 * (i as f64 * 0.7).sin().powi(3)) as f32
+        })
+        .collect();
+    let all = "\"mfcc\", \"melspectrogram\", \"chroma_stft\", \"spectral_centroid\", \"spectral_bandwidth\", \"spectral_rolloff\", \"spectral_flatness\", \"spectral_contrast\"";
+    let ex = Extractor::new(&spec_with(all, ""), 22050);
+    let got = ex.features(&y).unwrap();
+    let s = stft::Stft::new(2048, 512);
+    let frames = s.n_frames(y.len());
+    assert!(frames > 3 * vaerun::dsp::RANGE);
+    let power = s.power(&y);
+    let mag: Vec<f32> = power.iter().map(|v| v.sqrt()).collect();
+    let freqs = spectral::fft_frequencies(sr, 2048);
+    let bank = mel::MelBank::new(sr, 2048, 128, 0.0, sr / 2.0);
+    let db = mfcc::power_to_db(&bank.apply(&power, frames), 1e-10, Some(80.0));
+    let tuning = chroma::estimate_tuning(&power, 1025, frames, sr, 2048);
+    let want: Vec<Vec<f32>> = vec![
+        mfcc::mfcc_from_db(&db, 128, frames, &mfcc::dct2_ortho(128, 20), 0.0),
+        db.clone(),
+        chroma::chroma(
+            &power,
+            1025,
+            frames,
+            &chroma::filterbank(sr, 2048, 12, tuning),
+        ),
+        spectral::centroid(&mag, &freqs, frames)
+            .iter()
+            .map(|&v| v as f32)
+            .collect(),
+        spectral::bandwidth(&mag, &freqs, frames)
+            .iter()
+            .map(|&v| v as f32)
+            .collect(),
+        spectral::rolloff(&mag, &freqs, frames, 0.85)
+            .iter()
+            .map(|&v| v as f32)
+            .collect(),
+        spectral::flatness(&mag, 1025, frames)
+            .iter()
+            .map(|&v| v as f32)
+            .collect(),
+        spectral::contrast(&mag, &freqs, frames, sr, 200.0, 6, 0.02).unwrap(),
+    ];
+    for ((name, m), w) in got.iter().zip(&want) {
+        assert_eq!(&m.data, w, "{name:?}");
+    }
+}

@@ -57,11 +57,14 @@ pub fn decode_file(path: &Path, params: &DecodeParams) -> Result<Decoded> {
             mono.len() as f64 / rate as f64
         );
     }
-    let cut = &mono[start..end];
+    // Cut in place (no copy of the whole clip).
+    let mut mono = mono;
+    mono.truncate(end);
+    mono.drain(..start);
     let samples = if rate == params.sample_rate {
-        cut.to_vec()
+        mono
     } else {
-        super::resample::resample(cut, rate, params.sample_rate)?
+        super::resample::resample(&mono, rate, params.sample_rate)?
     };
     Ok(Decoded {
         samples,
@@ -76,49 +79,68 @@ pub fn decode_file(path: &Path, params: &DecodeParams) -> Result<Decoded> {
 /// of the file. Anything unusual (compressed, 8-bit, truncated, corrupt)
 /// returns None and goes through symphonia, which gives the precise error.
 fn read_wav_pcm(path: &Path, ext: &str) -> Option<(Vec<f32>, u32, usize)> {
+    use std::io::{Read, Seek};
     if ext != "wav" && ext != "wave" {
         return None;
     }
-    let bytes = std::fs::read(path).ok()?;
-    let mut cursor = std::io::Cursor::new(bytes.as_slice());
-    // The reader borrows the cursor; once it is gone the cursor sits at the data.
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    // The reader borrows the file; once it is gone the file sits at the data.
     let (spec, frames) = {
-        let reader = hound::WavReader::new(&mut cursor).ok()?;
+        let reader = hound::WavReader::new(&mut file).ok()?;
         (reader.spec(), reader.duration() as usize)
     };
     let channels = spec.channels as usize;
-    let start = cursor.position() as usize;
     let width = (spec.bits_per_sample as usize).div_ceil(8);
-    let len = frames * channels * width;
-    let data = bytes.get(start..start + len)?;
     if channels == 0 || width * 8 != spec.bits_per_sample as usize {
         return None;
     }
-    // One monomorphised loop per format: no per-sample dispatch.
-    fn convert(data: &[u8], width: usize, channels: usize, f: impl Fn(&[u8]) -> f64) -> Vec<f32> {
-        if channels == 1 {
-            data.chunks_exact(width).map(|c| f(c) as f32).collect()
-        } else {
-            data.chunks_exact(width * channels)
-                .map(|fr| (fr.chunks_exact(width).map(&f).sum::<f64>() / channels as f64) as f32)
-                .collect()
+    let data_start = file.stream_position().ok()?;
+    let file_len = file.get_ref().metadata().ok()?.len();
+    if data_start + (frames * channels * width) as u64 > file_len {
+        return None; // truncated: symphonia decodes what is there
+    }
+    // One monomorphised loop per format (no per-sample dispatch), over
+    // 1 MiB blocks, so the raw bytes are never held whole.
+    fn convert(
+        file: &mut impl Read,
+        frames: usize,
+        width: usize,
+        channels: usize,
+        f: impl Fn(&[u8]) -> f64,
+    ) -> Option<Vec<f32>> {
+        let frame = width * channels;
+        let mut out = Vec::with_capacity(frames);
+        let mut block = vec![0u8; (1 << 20) / frame * frame];
+        let mut left = frames * frame;
+        while left > 0 {
+            let n = left.min(block.len());
+            file.read_exact(&mut block[..n]).ok()?;
+            if channels == 1 {
+                out.extend(block[..n].chunks_exact(width).map(|c| f(c) as f32));
+            } else {
+                out.extend(block[..n].chunks_exact(frame).map(|fr| {
+                    (fr.chunks_exact(width).map(&f).sum::<f64>() / channels as f64) as f32
+                }));
+            }
+            left -= n;
         }
+        Some(out)
     }
     let mono = match (spec.sample_format, width) {
-        (hound::SampleFormat::Int, 2) => convert(data, 2, channels, |c| {
+        (hound::SampleFormat::Int, 2) => convert(&mut file, frames, 2, channels, |c| {
             i16::from_le_bytes([c[0], c[1]]) as f64 / 32768.0
         }),
-        (hound::SampleFormat::Int, 3) => convert(data, 3, channels, |c| {
+        (hound::SampleFormat::Int, 3) => convert(&mut file, frames, 3, channels, |c| {
             (i32::from_le_bytes([0, c[0], c[1], c[2]]) >> 8) as f64 / 8388608.0
         }),
-        (hound::SampleFormat::Int, 4) => convert(data, 4, channels, |c| {
+        (hound::SampleFormat::Int, 4) => convert(&mut file, frames, 4, channels, |c| {
             i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64 / 2147483648.0
         }),
-        (hound::SampleFormat::Float, 4) => convert(data, 4, channels, |c| {
+        (hound::SampleFormat::Float, 4) => convert(&mut file, frames, 4, channels, |c| {
             f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64
         }),
-        _ => return None,
-    };
+        _ => None,
+    }?;
     Some((mono, spec.sample_rate, channels))
 }
 

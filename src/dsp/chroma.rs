@@ -58,6 +58,13 @@ pub fn filterbank(sr: f64, n_fft: usize, n_chroma: usize, tuning: f64) -> Vec<Ve
 /// Arithmetic is float32 where librosa's is, since the result is a
 /// histogram bin that a last-bit difference could move.
 pub fn estimate_tuning(s: &[f32], bins: usize, frames: usize, sr: f64, n_fft: usize) -> f64 {
+    let (pitches, mags) = peaks(s, bins, frames, sr, n_fft);
+    tuning_from_peaks(&pitches, &mags)
+}
+
+/// `piptrack` peaks (pitch, magnitude) of a power spectrogram; frames are
+/// independent, so ranges of frames can be searched separately and joined.
+pub fn peaks(s: &[f32], bins: usize, frames: usize, sr: f64, n_fft: usize) -> (Vec<f32>, Vec<f32>) {
     let freqs = fft_frequencies(sr, n_fft);
     let (fmin, fmax) = (150.0, 4000f64.min(sr / 2.0));
     let mut pitches = Vec::new();
@@ -82,12 +89,15 @@ pub fn estimate_tuning(s: &[f32], bins: usize, frames: usize, sr: f64, n_fft: us
                 shift += 1.0;
             }
             let shift = avg / shift;
-            let pitch = ((b as f64 + shift as f64) * sr / n_fft as f64) as f32;
-            let mag = col(b) + 0.5f32 * avg * shift;
-            pitches.push(pitch);
-            mags.push(mag);
+            pitches.push(((b as f64 + shift as f64) * sr / n_fft as f64) as f32);
+            mags.push(col(b) + 0.5f32 * avg * shift);
         }
     }
+    (pitches, mags)
+}
+
+/// The tuning from all peaks: those at or above the median magnitude vote.
+pub fn tuning_from_peaks(pitches: &[f32], mags: &[f32]) -> f64 {
     let positive: Vec<usize> = (0..pitches.len()).filter(|&i| pitches[i] > 0.0).collect();
     if positive.is_empty() {
         return 0.0;

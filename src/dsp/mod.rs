@@ -286,6 +286,10 @@ impl FeatureSetSpec {
     }
 }
 
+/// Frames per range of the streaming extractor: 512 frames of a 2048-point
+/// spectrum is 4 MB, small enough to stay in cache, large enough to amortise.
+pub const RANGE: usize = 512;
+
 /// Computes a feature set for tracks at one sample rate; build once, reuse
 /// for every track (filterbanks and FFT plans are precomputed).
 pub struct Extractor {
@@ -338,20 +342,20 @@ impl Extractor {
 
     /// Every requested feature as its own matrix, in order. `log_mel`
     /// applies to `melspectrogram`; the chroma tuning is estimated when not set.
+    ///
+    /// The spectrogram is never held whole: frames are processed in ranges
+    /// of [`RANGE`] (in parallel), each range's power spectrum feeding the
+    /// per-frame parts of every feature; only what needs the whole clip
+    /// (power_to_db's top_db floor, the DCT and deltas, contrast's dB, the
+    /// tuning estimate) runs on the joined results.
     pub fn features(&self, y: &[f32]) -> Result<Vec<(FeatureName, Matrix)>, String> {
+        use rayon::prelude::*;
         let frames = self.stft.n_frames(y.len());
         let bins = self.stft.n_bins();
-        let needs_spectrum = self
-            .spec
-            .features
-            .iter()
-            .any(|f| !matches!(f, FeatureName::ZeroCrossingRate | FeatureName::Rms));
-        let power = if needs_spectrum {
-            self.stft.power(y)
-        } else {
-            Vec::new()
-        };
-        let needs_magnitude = self.spec.features.iter().any(|f| {
+        let spec = &self.spec;
+        let wants = |f: FeatureName| spec.features.contains(&f);
+        let needs_mel = wants(FeatureName::Mfcc) || wants(FeatureName::Melspectrogram);
+        let needs_magnitude = spec.features.iter().any(|f| {
             matches!(
                 f,
                 FeatureName::SpectralCentroid
@@ -361,91 +365,182 @@ impl Extractor {
                     | FeatureName::SpectralContrast
             )
         });
-        // librosa's spectral features take |STFT|, not its square.
-        let magnitude: Vec<f32> = if needs_magnitude {
-            power.iter().map(|v| v.sqrt()).collect()
+        let ranges: Vec<(usize, usize)> = (0..frames)
+            .step_by(RANGE)
+            .map(|t| (t, (t + RANGE).min(frames)))
+            .collect();
+
+        // Chroma with estimated tuning needs every frame's peaks first.
+        let tuning = if wants(FeatureName::ChromaStft) {
+            Some(spec.tuning.unwrap_or_else(|| {
+                let parts: Vec<(Vec<f32>, Vec<f32>)> = ranges
+                    .par_iter()
+                    .map(|&(t0, t1)| {
+                        chroma::peaks(
+                            &self.stft.power_range(y, t0, t1),
+                            bins,
+                            t1 - t0,
+                            self.sr,
+                            spec.n_fft,
+                        )
+                    })
+                    .collect();
+                let (p, m): (Vec<Vec<f32>>, Vec<Vec<f32>>) = parts.into_iter().unzip();
+                chroma::tuning_from_peaks(&p.concat(), &m.concat())
+            }))
+        } else {
+            None
+        };
+        let chroma_fb = tuning.map(|t| chroma::filterbank(self.sr, spec.n_fft, spec.n_chroma, t));
+
+        /// Per-range partial results, each rows × range frames.
+        #[derive(Default)]
+        struct Part {
+            mel: Vec<f32>,
+            chroma: Vec<f32>,
+            centroid: Vec<f64>,
+            bandwidth: Vec<f64>,
+            rolloff: Vec<f64>,
+            flatness: Vec<f64>,
+            peak: Vec<f64>,
+            valley: Vec<f64>,
+        }
+        let needs_spectrum = needs_mel || needs_magnitude || chroma_fb.is_some();
+        let parts: Vec<Result<Part, String>> = if needs_spectrum {
+            ranges
+                .par_iter()
+                .map(|&(t0, t1)| {
+                    let w = t1 - t0;
+                    let power = self.stft.power_range(y, t0, t1);
+                    let mut p = Part::default();
+                    if needs_mel {
+                        p.mel = self.mel.apply(&power, w);
+                    }
+                    if let Some(fb) = &chroma_fb {
+                        p.chroma = chroma::chroma(&power, bins, w, fb);
+                    }
+                    if needs_magnitude {
+                        // librosa's spectral features take |STFT|, not its square.
+                        let mag: Vec<f32> = power.iter().map(|v| v.sqrt()).collect();
+                        if wants(FeatureName::SpectralCentroid) {
+                            p.centroid = spectral::centroid(&mag, &self.freqs, w);
+                        }
+                        if wants(FeatureName::SpectralBandwidth) {
+                            p.bandwidth = spectral::bandwidth(&mag, &self.freqs, w);
+                        }
+                        if wants(FeatureName::SpectralRolloff) {
+                            p.rolloff = spectral::rolloff(&mag, &self.freqs, w, spec.roll_percent);
+                        }
+                        if wants(FeatureName::SpectralFlatness) {
+                            p.flatness = spectral::flatness(&mag, bins, w);
+                        }
+                        if wants(FeatureName::SpectralContrast) {
+                            (p.peak, p.valley) = spectral::contrast_bands(
+                                &mag,
+                                &self.freqs,
+                                w,
+                                self.sr,
+                                spec.contrast_fmin,
+                                spec.n_bands,
+                                spec.quantile,
+                            )?;
+                        }
+                    }
+                    Ok(p)
+                })
+                .collect()
         } else {
             Vec::new()
         };
-        let frame_length = self.spec.frame_length.unwrap_or(self.spec.n_fft);
+        let parts: Vec<Part> = parts.into_iter().collect::<Result<_, _>>()?;
+        // Joins per-range rows × w matrices into rows × frames.
+        fn join<T: Copy + Default>(
+            parts: &[&[T]],
+            ranges: &[(usize, usize)],
+            rows: usize,
+            frames: usize,
+        ) -> Vec<T> {
+            let mut out = vec![T::default(); rows * frames];
+            for (part, &(t0, t1)) in parts.iter().zip(ranges) {
+                let w = t1 - t0;
+                for r in 0..rows {
+                    out[r * frames + t0..r * frames + t1]
+                        .copy_from_slice(&part[r * w..(r + 1) * w]);
+                }
+            }
+            out
+        }
+        macro_rules! joined {
+            ($field:ident, $rows:expr) => {
+                join(
+                    &parts
+                        .iter()
+                        .map(|p| p.$field.as_slice())
+                        .collect::<Vec<_>>(),
+                    &ranges,
+                    $rows,
+                    frames,
+                )
+            };
+        }
+        let mel_power: Vec<f32> = if needs_mel {
+            joined!(mel, spec.n_mels)
+        } else {
+            Vec::new()
+        };
         let row = |v: Vec<f64>| Matrix {
             rows: 1,
             frames: v.len(),
             data: v.into_iter().map(|x| x as f32).collect(),
         };
+        let frame_length = spec.frame_length.unwrap_or(spec.n_fft);
         let mut out = Vec::new();
-        for &f in &self.spec.features {
+        for &f in &spec.features {
             let m = match f {
                 FeatureName::Mfcc => {
-                    let m = self.mfcc_from_power(&power, frames);
-                    let n = self.spec.n_mfcc;
+                    let db = mfcc::power_to_db(&mel_power, 1e-10, spec.top_db);
+                    let m = mfcc::mfcc_from_db(&db, spec.n_mels, frames, &self.dct, spec.lifter);
+                    let n = spec.n_mfcc;
                     let mut data = m.clone();
-                    for order in 1..=self.spec.deltas {
+                    for order in 1..=spec.deltas {
                         data.extend(frames::delta(&m, n, frames, order)?);
                     }
                     Matrix {
-                        rows: n * (1 + self.spec.deltas),
+                        rows: n * (1 + spec.deltas),
                         frames,
                         data,
                     }
                 }
-                FeatureName::Melspectrogram => {
-                    let m = self.mel.apply(&power, frames);
-                    let data = if self.spec.log_mel {
-                        mfcc::power_to_db(&m, 1e-10, self.spec.top_db)
+                FeatureName::Melspectrogram => Matrix {
+                    rows: spec.n_mels,
+                    frames,
+                    data: if spec.log_mel {
+                        mfcc::power_to_db(&mel_power, 1e-10, spec.top_db)
                     } else {
-                        m
-                    };
-                    Matrix {
-                        rows: self.spec.n_mels,
-                        frames,
-                        data,
-                    }
-                }
-                FeatureName::ChromaStft => {
-                    let tuning = self.spec.tuning.unwrap_or_else(|| {
-                        chroma::estimate_tuning(&power, bins, frames, self.sr, self.spec.n_fft)
-                    });
-                    let fb =
-                        chroma::filterbank(self.sr, self.spec.n_fft, self.spec.n_chroma, tuning);
-                    Matrix {
-                        rows: self.spec.n_chroma,
-                        frames,
-                        data: chroma::chroma(&power, bins, frames, &fb),
-                    }
-                }
-                FeatureName::SpectralCentroid => {
-                    row(spectral::centroid(&magnitude, &self.freqs, frames))
-                }
-                FeatureName::SpectralBandwidth => {
-                    row(spectral::bandwidth(&magnitude, &self.freqs, frames))
-                }
-                FeatureName::SpectralRolloff => row(spectral::rolloff(
-                    &magnitude,
-                    &self.freqs,
-                    frames,
-                    self.spec.roll_percent,
-                )),
-                FeatureName::SpectralFlatness => row(spectral::flatness(&magnitude, bins, frames)),
-                FeatureName::SpectralContrast => Matrix {
-                    rows: self.spec.n_bands + 1,
-                    frames,
-                    data: spectral::contrast(
-                        &magnitude,
-                        &self.freqs,
-                        frames,
-                        self.sr,
-                        self.spec.contrast_fmin,
-                        self.spec.n_bands,
-                        self.spec.quantile,
-                    )?,
+                        mel_power.clone()
+                    },
                 },
-                FeatureName::ZeroCrossingRate => row(frames::zero_crossing_rate(
-                    y,
-                    frame_length,
-                    self.spec.hop_length,
-                )),
-                FeatureName::Rms => row(frames::rms(y, frame_length, self.spec.hop_length)),
+                FeatureName::ChromaStft => Matrix {
+                    rows: spec.n_chroma,
+                    frames,
+                    data: joined!(chroma, spec.n_chroma),
+                },
+                FeatureName::SpectralCentroid => row(joined!(centroid, 1)),
+                FeatureName::SpectralBandwidth => row(joined!(bandwidth, 1)),
+                FeatureName::SpectralRolloff => row(joined!(rolloff, 1)),
+                FeatureName::SpectralFlatness => row(joined!(flatness, 1)),
+                FeatureName::SpectralContrast => {
+                    let rows = spec.n_bands + 1;
+                    Matrix {
+                        rows,
+                        frames,
+                        data: spectral::contrast_db(&joined!(peak, rows), &joined!(valley, rows)),
+                    }
+                }
+                FeatureName::ZeroCrossingRate => {
+                    row(frames::zero_crossing_rate(y, frame_length, spec.hop_length))
+                }
+                FeatureName::Rms => row(frames::rms(y, frame_length, spec.hop_length)),
             };
             out.push((f, m));
         }

@@ -81,6 +81,23 @@ pub fn contrast(
     n_bands: usize,
     quantile: f64,
 ) -> Result<Vec<f32>, String> {
+    let (peak, valley) = contrast_bands(s, freqs, frames, sr, fmin, n_bands, quantile)?;
+    Ok(contrast_db(&peak, &valley))
+}
+
+/// (peak, valley), each (n_bands + 1) × frames, row-major.
+pub type PeakValley = (Vec<f64>, Vec<f64>);
+
+/// The per-frame part of contrast: (peak, valley), each (n_bands + 1) × frames.
+pub fn contrast_bands(
+    s: &[f32],
+    freqs: &[f64],
+    frames: usize,
+    sr: f64,
+    fmin: f64,
+    n_bands: usize,
+    quantile: f64,
+) -> Result<PeakValley, String> {
     let mut octa = vec![0f64; n_bands + 2];
     for (i, o) in octa.iter_mut().enumerate().skip(1) {
         *o = fmin * 2f64.powi(i as i32 - 1);
@@ -126,16 +143,22 @@ pub fn contrast(
             peak[k * frames + t] = mean(&col[col.len() - q..]) as f32 as f64;
         }
     }
+    Ok((peak, valley))
+}
+
+/// The whole-clip part of contrast: power_to_db of each matrix (its own
+/// top_db = 80 floor), then their difference.
+pub fn contrast_db(peak: &[f64], valley: &[f64]) -> Vec<f32> {
     let db = |m: &[f64]| -> Vec<f64> {
         let v: Vec<f64> = m.iter().map(|&x| 10.0 * x.max(1e-10).log10()).collect();
         let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         v.iter().map(|&x| x.max(max - 80.0)).collect()
     };
-    Ok(db(&peak)
+    db(peak)
         .iter()
-        .zip(db(&valley))
+        .zip(db(valley))
         .map(|(p, v)| (p - v) as f32)
-        .collect())
+        .collect()
 }
 
 /// Wiener entropy per frame: geometric over arithmetic mean of the power

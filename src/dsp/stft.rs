@@ -77,7 +77,7 @@ impl Stft {
     /// Frames t0..t1 as a bins × (t1 − t0) matrix. Frames are computed in
     /// blocks of 16 into a frame-major buffer, then written out bin by bin as
     /// contiguous runs (a strided write per bin and frame thrashes the cache).
-    fn power_range(&self, y: &[f32], t0: usize, t1: usize) -> Vec<f32> {
+    pub fn power_range(&self, y: &[f32], t0: usize, t1: usize) -> Vec<f32> {
         const BLOCK: usize = 16;
         let frames = t1 - t0;
         let bins = self.n_bins();
@@ -128,7 +128,8 @@ impl Stft {
                 let (ra, rest) = block[(t - b0) * bins..].split_at_mut(bins);
                 for k in 0..bins {
                     let z = buf[k];
-                    let zc = buf[(n - k) % n].conj();
+                    // Z[N − k] (Z[0] for k = 0), without a division per bin.
+                    let zc = buf[if k == 0 { 0 } else { n - k }].conj();
                     ra[k] = ((z + zc) * 0.5).norm_sqr() as f32;
                     if pair {
                         let d = z - zc;
