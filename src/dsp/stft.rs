@@ -2,13 +2,12 @@
 //! window, `center = True` with zero padding, frames `1 + len / hop`.
 //!
 //! The FFT runs in f64 (librosa multiplies float32 frames by a float64 window,
-//! so its FFT is float64 too) and two real frames share one complex FFT: with
-//! z = a + i·b, A[k] = (Z[k] + conj Z[N−k]) / 2 and B[k] = (Z[k] − conj Z[N−k]) / 2i.
+//! so its FFT is float64 too), as a real-input transform (realfft, already
+//! in the tree through rubato).
 
 use std::sync::Arc;
 
-use rustfft::num_complex::Complex64;
-use rustfft::{Fft, FftPlanner};
+use realfft::{RealFftPlanner, RealToComplex};
 
 /// Periodic Hann window of length `n` (scipy `get_window('hann', n, fftbins=True)`).
 pub fn hann_periodic(n: usize) -> Vec<f64> {
@@ -21,17 +20,17 @@ pub struct Stft {
     n_fft: usize,
     hop: usize,
     window: Vec<f64>,
-    fft: Arc<dyn Fft<f64>>,
+    real: Arc<dyn RealToComplex<f64>>,
 }
 
 impl Stft {
     pub fn new(n_fft: usize, hop: usize) -> Self {
-        let fft = FftPlanner::new().plan_fft_forward(n_fft);
+        let real = RealFftPlanner::<f64>::new().plan_fft_forward(n_fft);
         Stft {
             n_fft,
             hop,
             window: hann_periodic(n_fft),
-            fft,
+            real,
         }
     }
 
@@ -85,59 +84,40 @@ impl Stft {
         let pad = n / 2;
         let mut out = vec![0f32; bins * frames];
         let mut block = vec![0f32; BLOCK * bins];
-        let mut buf = vec![Complex64::default(); n];
-        let mut scratch = vec![Complex64::default(); self.fft.get_inplace_scratch_len()];
+        let mut input = self.real.make_input_vec();
+        let mut spectrum = self.real.make_output_vec();
+        let mut scratch = self.real.make_scratch_vec();
         let mut b0 = 0;
         while b0 < frames {
             let b1 = (b0 + BLOCK).min(frames);
-            let mut t = b0;
-            while t < b1 {
-                let pair = t + 1 < b1;
+            for t in b0..b1 {
                 // Sample j of frame f is y[f*hop + j - pad], zero outside y.
-                let start_a = ((t0 + t) * self.hop) as isize - pad as isize;
-                let start_b = start_a + self.hop as isize;
-                let inside = |s: isize| s >= 0 && (s as usize) + n <= y.len();
-                if inside(start_a) && (!pair || inside(start_b)) {
-                    let a = &y[start_a as usize..start_a as usize + n];
-                    if pair {
-                        let b = &y[start_b as usize..start_b as usize + n];
-                        for (((o, &w), &x), &z) in buf.iter_mut().zip(&self.window).zip(a).zip(b) {
-                            *o = Complex64::new(x as f64 * w, z as f64 * w);
-                        }
-                    } else {
-                        for ((o, &w), &x) in buf.iter_mut().zip(&self.window).zip(a) {
-                            *o = Complex64::new(x as f64 * w, 0.0);
-                        }
+                let start = ((t0 + t) * self.hop) as isize - pad as isize;
+                if start >= 0 && start as usize + n <= y.len() {
+                    let x = &y[start as usize..start as usize + n];
+                    for ((o, &w), &v) in input.iter_mut().zip(&self.window).zip(x) {
+                        *o = v as f64 * w;
                     }
                 } else {
-                    let sample = |s: isize, j: usize| -> f64 {
-                        let idx = s + j as isize;
-                        if idx >= 0 && (idx as usize) < y.len() {
+                    for (j, o) in input.iter_mut().enumerate() {
+                        let idx = start + j as isize;
+                        let v = if idx >= 0 && (idx as usize) < y.len() {
                             y[idx as usize] as f64
                         } else {
                             0.0
-                        }
-                    };
-                    for (j, o) in buf.iter_mut().enumerate() {
-                        let w = self.window[j];
-                        let b = if pair { sample(start_b, j) * w } else { 0.0 };
-                        *o = Complex64::new(sample(start_a, j) * w, b);
+                        };
+                        *o = v * self.window[j];
                     }
                 }
-                self.fft.process_with_scratch(&mut buf, &mut scratch);
-                let (ra, rest) = block[(t - b0) * bins..].split_at_mut(bins);
-                for k in 0..bins {
-                    let z = buf[k];
-                    // Z[N − k] (Z[0] for k = 0), without a division per bin.
-                    let zc = buf[if k == 0 { 0 } else { n - k }].conj();
-                    ra[k] = ((z + zc) * 0.5).norm_sqr() as f32;
-                    if pair {
-                        let d = z - zc;
-                        // (z − conj z′) / 2i
-                        rest[k] = Complex64::new(d.im * 0.5, -d.re * 0.5).norm_sqr() as f32;
-                    }
+                self.real
+                    .process_with_scratch(&mut input, &mut spectrum, &mut scratch)
+                    .expect("buffer sizes come from the plan");
+                for (p, z) in block[(t - b0) * bins..(t - b0 + 1) * bins]
+                    .iter_mut()
+                    .zip(&spectrum)
+                {
+                    *p = z.norm_sqr() as f32;
                 }
-                t += 2;
             }
             for k in 0..bins {
                 for t in b0..b1 {
