@@ -21,6 +21,7 @@ pub const ALL_METRICS: &[&str] = &[
     "completeness",
     "v_measure",
     "purity",
+    "accuracy",
 ];
 
 /// Metrics that compare against true labels.
@@ -107,6 +108,7 @@ pub fn score_all(
                         "completeness" => c.homogeneity_completeness_v().1,
                         "v_measure" => c.homogeneity_completeness_v().2,
                         "purity" => c.purity(),
+                        "accuracy" => c.accuracy(),
                         other => unreachable!("unknown metric {other} passed validation"),
                     })
                 }
@@ -405,6 +407,40 @@ impl Contingency {
         (h, c, v)
     }
 
+    /// Cluster accuracy: the fraction of points whose cluster is matched to
+    /// their class under the best one-to-one matching of clusters to classes
+    /// (Hungarian algorithm); unmatched clusters count as wrong.
+    pub fn accuracy(&self) -> f64 {
+        let (r, c) = self.table.dim();
+        let size = r.max(c);
+        if size == 0 {
+            return 1.0;
+        }
+        let max = self.table.iter().copied().max().unwrap_or(0) as i64;
+        // Minimise (max − count) on the square-padded table.
+        let cost: Vec<Vec<i64>> = (0..size)
+            .map(|i| {
+                (0..size)
+                    .map(|j| {
+                        if i < r && j < c {
+                            max - self.table[[i, j]] as i64
+                        } else {
+                            max
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let assignment = hungarian(&cost);
+        let matched: u64 = assignment
+            .iter()
+            .enumerate()
+            .filter(|&(i, &j)| i < r && j < c)
+            .map(|(i, &j)| self.table[[i, j]])
+            .sum();
+        matched as f64 / self.n as f64
+    }
+
     /// Σ over clusters of the largest class count, over n.
     pub fn purity(&self) -> f64 {
         let best: u64 = self
@@ -415,6 +451,68 @@ impl Contingency {
             .sum();
         best as f64 / self.n as f64
     }
+}
+
+/// Minimum-cost perfect assignment on a square matrix (the O(n³)
+/// Hungarian algorithm with potentials); returns the column of each row.
+/// Written here: the matrices are tiny (classes × clusters) and no
+/// dependency is worth it.
+fn hungarian(cost: &[Vec<i64>]) -> Vec<usize> {
+    let n = cost.len();
+    let inf = i64::MAX / 4;
+    let (mut u, mut v) = (vec![0i64; n + 1], vec![0i64; n + 1]);
+    let (mut p, mut way) = (vec![0usize; n + 1], vec![0usize; n + 1]);
+    for i in 1..=n {
+        p[0] = i;
+        let mut j0 = 0;
+        let mut minv = vec![inf; n + 1];
+        let mut used = vec![false; n + 1];
+        loop {
+            used[j0] = true;
+            let i0 = p[j0];
+            let (mut delta, mut j1) = (inf, 0);
+            for j in 1..=n {
+                if !used[j] {
+                    let cur = cost[i0 - 1][j - 1] - u[i0] - v[j];
+                    if cur < minv[j] {
+                        minv[j] = cur;
+                        way[j] = j0;
+                    }
+                    if minv[j] < delta {
+                        delta = minv[j];
+                        j1 = j;
+                    }
+                }
+            }
+            for j in 0..=n {
+                if used[j] {
+                    u[p[j]] += delta;
+                    v[j] -= delta;
+                } else {
+                    minv[j] -= delta;
+                }
+            }
+            j0 = j1;
+            if p[j0] == 0 {
+                break;
+            }
+        }
+        loop {
+            let j1 = way[j0];
+            p[j0] = p[j1];
+            j0 = j1;
+            if j0 == 0 {
+                break;
+            }
+        }
+    }
+    let mut row_to_col = vec![0usize; n];
+    for j in 1..=n {
+        if p[j] > 0 {
+            row_to_col[p[j] - 1] = j - 1;
+        }
+    }
+    row_to_col
 }
 
 /// Entropy in nats of a label distribution given by counts.
