@@ -247,6 +247,41 @@ fn synth_writes_gtzan_layout_that_folders_datasets_read() {
         "{}",
         text(&o)
     );
+    // Clips shorter than min_duration are dropped by default, padded on request.
+    let o = runner(
+        dir.path(),
+        &[
+            "run",
+            "folders.toml",
+            "-q",
+            "--set",
+            "dataset.min_duration=1.5",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "every cell fails: no usable track; {}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("shorter than min_duration"),
+        "{}",
+        text(&o)
+    );
+    let o = runner(
+        dir.path(),
+        &[
+            "run",
+            "folders.toml",
+            "-q",
+            "--set",
+            "dataset.min_duration=1.5",
+            "--set",
+            "dataset.short_clips=\"pad\"",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // A missing dataset folder says where to put the data.
     let o = runner(
         dir.path(),

@@ -115,7 +115,10 @@ fn read_wav_pcm(path: &Path, ext: &str) -> Option<(Vec<f32>, u32, usize)> {
         while left > 0 {
             let n = left.min(block.len());
             file.read_exact(&mut block[..n]).ok()?;
-            if channels == 1 {
+            if channels == 1 && width == 2 {
+                // The common case, with the chunk size known at compile time.
+                out.extend(block[..n].chunks_exact(2).map(|c| f(c) as f32));
+            } else if channels == 1 {
                 out.extend(block[..n].chunks_exact(width).map(|c| f(c) as f32));
             } else {
                 out.extend(block[..n].chunks_exact(frame).map(|fr| {

@@ -22,11 +22,24 @@ pub struct FoldersSpec {
     #[serde(default)]
     pub duration: Option<f64>,
     /// Clips shorter than this many seconds (after offset/duration) are
-    /// treated as bad input.
+    /// dropped as bad input, or zero-padded to it (`short_clips = "pad"`).
     #[serde(default)]
     pub min_duration: f64,
     #[serde(default)]
+    pub short_clips: ShortClips,
+    #[serde(default)]
     pub on_error: OnError,
+}
+
+/// What happens to a clip shorter than `min_duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ShortClips {
+    /// Leave it out (listed with the reason, like any bad file).
+    #[default]
+    Drop,
+    /// Zero-pad it at the end to `min_duration`.
+    Pad,
 }
 
 fn d_sr() -> u32 {

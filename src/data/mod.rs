@@ -41,6 +41,13 @@ pub struct DecodeParams {
     pub duration: Option<f64>,
 }
 
+impl DatasetSpec {
+    /// Zero-pad short clips to `min_duration` rather than dropping them.
+    pub fn pad_short_clips(&self) -> bool {
+        matches!(self, DatasetSpec::Folders(f) if f.short_clips == folders::ShortClips::Pad)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum DatasetSpec {
     Synthetic(synthetic::SyntheticSpec),

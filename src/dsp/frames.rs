@@ -94,6 +94,13 @@ mod tests {
     }
 
     #[test]
+    fn median_is_numpys() {
+        use crate::dsp::{row_stat, Stat};
+        assert_eq!(row_stat(&[3.0, 1.0, 2.0], Stat::Median), 2.0);
+        assert_eq!(row_stat(&[4.0, 1.0, 3.0, 2.0], Stat::Median), 2.5);
+    }
+
+    #[test]
     fn rms_of_a_constant() {
         let y = vec![0.5f32; 4096];
         let r = rms(&y, 2048, 512);

@@ -1,17 +1,26 @@
 //! power_to_db and MFCC (DCT-II, orthonormal), as librosa 0.11.
 
-/// `librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db)` over a whole matrix.
+/// `librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db)` over a whole
+/// matrix. In float32, as numpy computes it for a float32 spectrogram;
+/// parallel over blocks (the max is exact in any order).
 pub fn power_to_db(s: &[f32], amin: f64, top_db: Option<f64>) -> Vec<f32> {
+    use rayon::prelude::*;
+    let amin = amin as f32;
     let mut db: Vec<f32> = s
-        .iter()
-        .map(|&v| (10.0 * (v as f64).max(amin).log10()) as f32)
+        .par_iter()
+        .with_min_len(1 << 14)
+        .map(|&v| 10.0 * v.max(amin).log10())
         .collect();
     if let Some(top) = top_db {
-        let max = db.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let max = db
+            .par_iter()
+            .with_min_len(1 << 14)
+            .copied()
+            .reduce(|| f32::NEG_INFINITY, f32::max);
         let floor = (max as f64 - top) as f32;
-        for v in &mut db {
-            *v = v.max(floor);
-        }
+        db.par_iter_mut()
+            .with_min_len(1 << 14)
+            .for_each(|v| *v = v.max(floor));
     }
     db
 }
@@ -37,7 +46,8 @@ pub fn dct2_ortho(n_in: usize, n_out: usize) -> Vec<Vec<f64>> {
 }
 
 /// MFCC from a log-mel matrix (n_mels × frames, row-major): DCT along the mel
-/// axis, then the optional lifter `1 + (L/2)·sin(π(k+1)/L)`.
+/// axis, then the optional lifter `1 + (L/2)·sin(π(k+1)/L)`. One coefficient
+/// row per task, accumulated in f64.
 pub fn mfcc_from_db(
     db: &[f32],
     n_mels: usize,
@@ -45,25 +55,27 @@ pub fn mfcc_from_db(
     dct: &[Vec<f64>],
     lifter: f64,
 ) -> Vec<f32> {
-    let n_mfcc = dct.len();
-    let mut out = vec![0f32; n_mfcc * frames];
-    let mut acc = vec![0f64; frames];
-    for (k, row) in dct.iter().enumerate() {
-        acc.iter_mut().for_each(|a| *a = 0.0);
-        for (m, &c) in row.iter().enumerate().take(n_mels) {
-            let src = &db[m * frames..(m + 1) * frames];
-            for (a, &v) in acc.iter_mut().zip(src) {
-                *a += c * v as f64;
+    use rayon::prelude::*;
+    let mut out = vec![0f32; dct.len() * frames];
+    out.par_chunks_mut(frames.max(1))
+        .zip(dct.par_iter())
+        .enumerate()
+        .for_each(|(k, (dst, row))| {
+            let mut acc = vec![0f64; frames];
+            for (m, &c) in row.iter().enumerate().take(n_mels) {
+                let src = &db[m * frames..(m + 1) * frames];
+                for (a, &v) in acc.iter_mut().zip(src) {
+                    *a += c * v as f64;
+                }
             }
-        }
-        let lift = if lifter > 0.0 {
-            1.0 + (lifter / 2.0) * (std::f64::consts::PI * (k + 1) as f64 / lifter).sin()
-        } else {
-            1.0
-        };
-        for (o, a) in out[k * frames..(k + 1) * frames].iter_mut().zip(&acc) {
-            *o = (*a as f32 as f64 * lift) as f32;
-        }
-    }
+            let lift = if lifter > 0.0 {
+                1.0 + (lifter / 2.0) * (std::f64::consts::PI * (k + 1) as f64 / lifter).sin()
+            } else {
+                1.0
+            };
+            for (o, a) in dst.iter_mut().zip(&acc) {
+                *o = (*a as f32 as f64 * lift) as f32;
+            }
+        });
     out
 }

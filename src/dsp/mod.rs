@@ -46,6 +46,7 @@ pub enum Stat {
     Std,
     Min,
     Max,
+    Median,
 }
 
 /// The shape a feature set hands to representations.
@@ -600,5 +601,16 @@ pub fn row_stat(row: &[f32], stat: Stat) -> f64 {
         }
         Stat::Min => row.iter().copied().fold(f32::INFINITY, f32::min) as f64,
         Stat::Max => row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64,
+        // numpy.median: the mean of the two middle values for an even count.
+        Stat::Median => {
+            let mut v: Vec<f64> = row.iter().map(|&x| x as f64).collect();
+            v.sort_by(f64::total_cmp);
+            let m = v.len() / 2;
+            if v.len() % 2 == 1 {
+                v[m]
+            } else {
+                (v[m - 1] + v[m]) / 2.0
+            }
+        }
     }
 }

@@ -33,6 +33,10 @@ pub fn track_key(dataset: &DatasetSpec, input: &Key, spec: &FeatureSetSpec) -> K
             &serde_json::to_value(dataset.decode_params()).unwrap(),
         )
         .params("min_duration", &serde_json::json!(dataset.min_duration()))
+        .params(
+            "pad_short_clips",
+            &serde_json::json!(dataset.pad_short_clips()),
+        )
         .input("audio", input)
         .params("features", &extraction_params(spec))
         .finish()
@@ -118,8 +122,12 @@ pub fn compute(
         }
     }
     if vectors.len() < 2 {
+        let why = skipped
+            .first()
+            .map(|(t, r)| format!(" ({} skipped, e.g. {t}: {r})", skipped.len()))
+            .unwrap_or_default();
         bail!(
-            "only {} usable track(s) for this feature set: need at least 2",
+            "only {} usable track(s) for this feature set: need at least 2{why}",
             vectors.len()
         );
     }
@@ -147,13 +155,19 @@ pub fn compute(
 }
 
 fn extract_track(path: &Path, dataset: &DatasetSpec, extractor: &Extractor) -> Result<Vec<f32>> {
-    let decoded = decode_file(path, &dataset.decode_params())?;
-    let seconds = decoded.samples.len() as f64 / decoded.sample_rate as f64;
+    let mut decoded = decode_file(path, &dataset.decode_params())?;
+    let sr = decoded.sample_rate as f64;
+    let seconds = decoded.samples.len() as f64 / sr;
     if seconds < dataset.min_duration() {
-        bail!(
-            "clip is {seconds:.2} s long, shorter than min_duration = {} s",
-            dataset.min_duration()
-        );
+        if !dataset.pad_short_clips() {
+            bail!(
+                "clip is {seconds:.2} s long, shorter than min_duration = {} s",
+                dataset.min_duration()
+            );
+        }
+        decoded
+            .samples
+            .resize((dataset.min_duration() * sr).ceil() as usize, 0.0);
     }
     let v = extractor
         .vector(&decoded.samples)
