@@ -384,3 +384,22 @@ pub fn features(
     );
     Ok(exit::OK)
 }
+
+/// `runner report EXP.toml | reports/NAME`: re-renders the tables and
+/// documents from the stored `results.json`, computing nothing.
+pub fn report(target: &Path, set: &[String]) -> Result<i32, Failure> {
+    let (dir, templates) = if target.is_dir() {
+        (target.to_path_buf(), None)
+    } else {
+        let exp = load(target, set)?;
+        (exp.report_dir(), exp.report.templates.clone())
+    };
+    let rec = report::load(&dir)?;
+    report::render_from(&rec, &dir, templates.as_deref())?;
+    eprintln!(
+        "re-rendered {} ({} cells) from results.json",
+        dir.display(),
+        rec.cells.len()
+    );
+    Ok(exit::OK)
+}

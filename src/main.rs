@@ -36,6 +36,14 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Re-render results.csv/.parquet and report.md/.html from a finished
+    /// run's results.json, without recomputing anything.
+    Report {
+        /// An experiment file, or a report folder such as reports/quickstart.
+        target: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
     /// List the expanded cells and which of their stages are cached.
     Plan {
         experiment: PathBuf,
@@ -109,6 +117,7 @@ fn main() {
             cell,
             quiet,
         } => cli::run(&experiment, &set, cell, quiet),
+        Command::Report { target, set } => cli::report(&target, &set),
         Command::Plan { experiment, set } => cli::plan(&experiment, &set),
         Command::Validate { experiment, set } => cli::validate(&experiment, &set),
         Command::Features {

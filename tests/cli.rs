@@ -100,6 +100,29 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
         "{}",
         text(&o)
     );
+    // `report` re-renders the same files from results.json alone, by
+    // experiment file or by folder, even with the cache gone.
+    let read_all = || -> Vec<Vec<u8>> {
+        ["report.md", "results.csv"]
+            .iter()
+            .map(|f| std::fs::read(report.join(f)).unwrap())
+            .collect()
+    };
+    let before = read_all();
+    std::fs::remove_file(report.join("report.md")).unwrap();
+    std::fs::rename(dir.path().join("cache"), dir.path().join("cache-away")).unwrap();
+    for target in ["tiny.toml", "reports/tiny"] {
+        let o = runner(dir.path(), &["report", target]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert_eq!(before, read_all(), "report reproduces run's files");
+    }
+    assert!(
+        !dir.path().join("cache").exists(),
+        "report computed nothing"
+    );
+    std::fs::rename(dir.path().join("cache-away"), dir.path().join("cache")).unwrap();
+    let o = runner(dir.path(), &["report", "nowhere"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = runner(dir.path(), &["plan", "tiny.toml"]);
     assert!(
         text(&o).contains("6 cells, 6 fully cached, 0 to compute"),
