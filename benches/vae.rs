@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
-use vaerun::models::{FitInput, Representer};
+use vaerun::models::FitInput;
 
 fn main() {
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(0);
