@@ -10,21 +10,14 @@
 use std::path::Path;
 use std::time::Instant;
 
+#[path = "common.rs"]
+mod common;
+use common::peak_rss_mb;
+
 use rayon::prelude::*;
 use vaerun::data::synthetic::{generate_clip, write_wav16, SyntheticSpec};
 use vaerun::data::DecodeParams;
 use vaerun::dsp::{Extractor, FeatureSetSpec};
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM"))
-                .map(|l| l.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / 1024.0)
-        })
-        .unwrap_or(f64::NAN)
-}
 
 fn music(seconds: f64, class: usize, seed: u64) -> Vec<f32> {
     let spec = SyntheticSpec {

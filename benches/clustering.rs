@@ -11,23 +11,16 @@
 
 use std::time::Instant;
 
+#[path = "common.rs"]
+mod common;
+use common::peak_rss_mb;
+
 use ndarray::Array2;
 use vaerun::cluster::{metrics, project};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM"))
-                .map(|l| l.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / 1024.0)
-        })
-        .unwrap_or(f64::NAN)
 }
 
 fn main() {
