@@ -1,7 +1,7 @@
 //! The subcommands' work, behind the argument parsing in `main.rs`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
@@ -205,10 +205,6 @@ pub fn synth(file: Option<&Path>, set: &[String], out: &Path) -> Result<i32, Fai
     Ok(exit::OK)
 }
 
-pub fn default_cache() -> PathBuf {
-    PathBuf::from(".vaerun-cache")
-}
-
 /// `runner score`: metrics of any embedding and labelling, in the golden
 /// `metrics.json` key names.
 pub fn score(
@@ -364,6 +360,7 @@ pub fn features(
             "sample_rate": sample_rate,
             "params": spec,
             "shape": [m.rows, m.frames],
+            "rows": spec.row_names(),
             "data": rows,
             "mean": stat(crate::dsp::Stat::Mean),
             "std": stat(crate::dsp::Stat::Std),

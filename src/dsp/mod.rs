@@ -274,17 +274,6 @@ impl FeatureSetSpec {
         }
         rows
     }
-
-    /// Names of a summary's columns, e.g. `mfcc3_mean`.
-    pub fn column_names(&self) -> Vec<String> {
-        let rows = self.row_names();
-        let mut out = Vec::new();
-        for s in &self.stats {
-            let s = serde_json::to_value(s).unwrap();
-            out.extend(rows.iter().map(|r| format!("{r}_{}", s.as_str().unwrap())));
-        }
-        out
-    }
 }
 
 /// Frames per range of the streaming extractor: 512 frames of a 2048-point

@@ -19,7 +19,6 @@ use crate::data::DatasetSpec;
 use crate::dsp::FeatureSetSpec;
 use crate::models::{self, Representer};
 pub use error::{KeyError, SpecError};
-use grid::Variant;
 use source::Sources;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -407,8 +406,7 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
     let mut clusterers = Vec::new();
     for (name, table) in &raw.clusterers {
         let path = p(&["clusterers", name]);
-        for Variant { table, swept } in grid::expand(table, &path)? {
-            let v = Variant { table, swept };
+        for v in grid::expand(table, &path)? {
             let clusterer = cluster::parse(&v.table, &path)?;
             clusterers.push(Arc::new(ClusterVariant {
                 name: name.clone(),
