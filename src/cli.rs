@@ -64,8 +64,14 @@ pub fn validate(file: &Path, set: &[String]) -> Result<i32, Failure> {
     Ok(exit::OK)
 }
 
-pub fn plan(file: &Path, set: &[String]) -> Result<i32, Failure> {
+pub fn plan(file: &Path, set: &[String], explain: Option<&str>) -> Result<i32, Failure> {
     let exp = load(file, set)?;
+    if let Some(id) = explain {
+        for line in pipeline::explain(&exp, id)? {
+            println!("{line}");
+        }
+        return Ok(exit::OK);
+    }
     let cells = pipeline::plan(&exp)?;
     let mark = |b: bool| if b { "cached" } else { "run" };
     let width = cells.iter().map(|c| c.id.len()).max().unwrap_or(4).max(4);

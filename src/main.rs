@@ -49,6 +49,10 @@ enum Command {
         experiment: PathBuf,
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Say why each stage of this cell is or is not cached (which
+        /// parameter or input changed since the last run).
+        #[arg(long, value_name = "CELL")]
+        explain: Option<String>,
     },
     /// Check an experiment file without running anything.
     Validate {
@@ -118,7 +122,11 @@ fn main() {
             quiet,
         } => cli::run(&experiment, &set, cell, quiet),
         Command::Report { target, set } => cli::report(&target, &set),
-        Command::Plan { experiment, set } => cli::plan(&experiment, &set),
+        Command::Plan {
+            experiment,
+            set,
+            explain,
+        } => cli::plan(&experiment, &set, explain.as_deref()),
         Command::Validate { experiment, set } => cli::validate(&experiment, &set),
         Command::Features {
             audio,

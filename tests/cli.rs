@@ -130,6 +130,29 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
         text(&o)
     );
 
+    // --explain names the parameter that changed and what it invalidates.
+    let o = runner(
+        dir.path(),
+        &[
+            "plan",
+            "tiny.toml",
+            "--explain",
+            "mfcc/vae/kmeans/seed=0",
+            "--set",
+            "models.vae.epochs=10",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("features: cached"), "{out}");
+    assert!(
+        out.contains("represent: to compute: repr.epochs changed: 15 -> 10"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cluster: to compute: its input `represent` changed"),
+        "{out}"
+    );
     // One cell on its own (the job-array seam) prints its result as JSON.
     let o = runner(
         dir.path(),

@@ -120,6 +120,10 @@ pub struct PlannedCell {
     pub represent: bool,
     pub cluster: bool,
     pub score: bool,
+    /// The keys this cell's stages will have (stage name → hex).
+    pub keys: BTreeMap<String, String>,
+    /// Its resolved parameters, as in the results table.
+    pub params: BTreeMap<String, serde_json::Value>,
 }
 
 /// Computes every key and checks the cache, without running anything.
@@ -162,6 +166,16 @@ pub fn plan(exp: &Experiment) -> Result<Vec<PlannedCell>> {
                 represent: store.contains(REPRESENT, &rk),
                 cluster: store.contains(CLUSTER, &ck),
                 score: store.contains(SCORE, &sk),
+                keys: [
+                    ("features", fk),
+                    (REPRESENT, rk),
+                    (CLUSTER, ck),
+                    (SCORE, sk),
+                ]
+                .into_iter()
+                .map(|(s, k)| (s.to_string(), k.hex()))
+                .collect(),
+                params: base_result(cell).params,
             }
         })
         .collect())
@@ -649,4 +663,95 @@ pub fn git_commit(dir: &Path) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Why each stage of a cell is, or is not, cached: `runner plan --explain`.
+/// Compares the keys and parameters the cell has now with those recorded for
+/// it in the experiment's last results.json.
+pub fn explain(exp: &Experiment, cell_id: &str) -> Result<Vec<String>> {
+    let planned = plan(exp)?;
+    let Some(cell) = planned.iter().find(|c| c.id == cell_id) else {
+        let near = crate::spec::suggest::nearest(cell_id, planned.iter().map(|c| c.id.as_str()));
+        anyhow::bail!(
+            "no cell `{cell_id}` in {}{}",
+            exp.file.display(),
+            near.map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default()
+        );
+    };
+    let previous = crate::report::load(&exp.report_dir())
+        .ok()
+        .and_then(|r| r.cells.into_iter().find(|c| c.cell == cell_id));
+    let mut lines = vec![format!("cell {cell_id}")];
+    let (fc, ft) = cell.features_cached;
+    let cached = [
+        ("features", fc == ft),
+        (REPRESENT, cell.represent),
+        (CLUSTER, cell.cluster),
+        (SCORE, cell.score),
+    ];
+    // Parameters that feed each stage, by results-table prefix.
+    let feeds = |stage: &str, name: &str| match stage {
+        "features" => name.starts_with("features."),
+        REPRESENT => name.starts_with("repr."),
+        CLUSTER => name.starts_with("cluster."),
+        _ => false,
+    };
+    let inputs: &[(&str, &[&str])] = &[
+        ("features", &[]),
+        (REPRESENT, &["features"]),
+        (CLUSTER, &[REPRESENT]),
+        (SCORE, &[CLUSTER, REPRESENT]),
+    ];
+    for ((stage, is_cached), (_, deps)) in cached.iter().zip(inputs) {
+        if *is_cached {
+            lines.push(format!("  {stage}: cached"));
+            continue;
+        }
+        if *stage == "features" && fc > 0 {
+            lines.push(format!(
+                "  features: {} of {ft} tracks cached; the others are new or changed files",
+                fc
+            ));
+            continue;
+        }
+        let Some(prev) = &previous else {
+            lines.push(format!(
+                "  {stage}: to compute (no earlier result for this cell in {})",
+                exp.report_dir().join("results.json").display()
+            ));
+            continue;
+        };
+        let mut why = Vec::new();
+        for (name, now) in cell.params.iter().filter(|(n, _)| feeds(stage, n)) {
+            match prev.params.get(name) {
+                Some(before) if before == now => {}
+                Some(before) => why.push(format!("{name} changed: {before} -> {now}")),
+                None => why.push(format!("{name} is new: {now}")),
+            }
+        }
+        for (name, before) in prev.params.iter().filter(|(n, _)| feeds(stage, n)) {
+            if !cell.params.contains_key(name) {
+                why.push(format!("{name} was removed (was {before})"));
+            }
+        }
+        for dep in *deps {
+            if prev
+                .keys
+                .get(*dep)
+                .is_some_and(|k| Some(k) != cell.keys.get(*dep))
+            {
+                why.push(format!("its input `{dep}` changed"));
+            }
+        }
+        if why.is_empty() {
+            why.push(if prev.keys.get(*stage) == cell.keys.get(*stage) {
+                "same key as last time, but the artifact is not in the cache (deleted, or another cache_dir)".to_string()
+            } else {
+                "same parameters and inputs, new key: the stage's format version or the dataset changed".to_string()
+            });
+        }
+        lines.push(format!("  {stage}: to compute: {}", why.join("; ")));
+    }
+    Ok(lines)
 }
