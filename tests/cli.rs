@@ -484,3 +484,32 @@ fn every_clusterer_runs_from_toml_with_controls() {
         .values()
         .all(|p| p["method"] == "pca"));
 }
+
+#[test]
+fn data_strings_are_escaped_in_reports() {
+    let (dir, _) = setup();
+    let o = runner(dir.path(), &["run", "tiny.toml", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let path = dir.path().join("reports/tiny/results.json");
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let evil = "<script>alert(1)</script>";
+    rec["dataset"]["classes"][0]["name"] = serde_json::json!(evil);
+    rec["cells"][0]["cell"] = serde_json::json!(format!("mfcc/{evil}|x/seed=0"));
+    std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
+    let o = runner(dir.path(), &["report", "reports/tiny"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let html = std::fs::read_to_string(dir.path().join("reports/tiny/report.html")).unwrap();
+    assert!(!html.contains(evil), "raw script in the HTML");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)"),
+        "the label is shown as text"
+    );
+    // The only <script> is the report's own sorting code.
+    assert_eq!(html.matches("<script>").count(), 1);
+    let md = std::fs::read_to_string(dir.path().join("reports/tiny/report.md")).unwrap();
+    assert!(
+        !md.contains(evil) && md.contains("&lt;script&gt;alert(1)&lt;/script&gt;\\|x"),
+        "{md}"
+    );
+}
