@@ -406,3 +406,46 @@ pub fn report(target: &Path, set: &[String]) -> Result<i32, Failure> {
     );
     Ok(exit::OK)
 }
+
+/// `runner diff [REV_A] [REV_B]`: committed results compared cell by cell.
+pub fn diff(
+    rev_a: Option<&str>,
+    rev_b: Option<&str>,
+    experiment: Option<&str>,
+    format: &str,
+) -> Result<i32, Failure> {
+    use crate::report::diff;
+    let root = diff::repo_root(Path::new("."))?;
+    let a = rev_a.unwrap_or("HEAD");
+    diff::verify(&root, a)?;
+    if let Some(b) = rev_b {
+        diff::verify(&root, b)?;
+    }
+    let old = diff::load_all(&root, Some(a))?;
+    let new = diff::load_all(&root, rev_b)?;
+    let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
+    names.sort();
+    names.dedup();
+    if let Some(e) = experiment {
+        if !names.iter().any(|n| n.as_str() == e) {
+            return Err(anyhow::anyhow!(
+                "no results for experiment `{e}` at {a} or {}",
+                rev_b.unwrap_or("the working tree")
+            )
+            .into());
+        }
+        names.retain(|n| n.as_str() == e);
+    }
+    let diffs: Vec<diff::ExperimentDiff> = names
+        .iter()
+        .map(|n| diff::diff(n, old.get(*n), new.get(*n)))
+        .collect();
+    let b = rev_b.unwrap_or("working tree");
+    let text = match format {
+        "md" => diff::markdown(&diffs, a, b),
+        "json" => serde_json::to_string_pretty(&diffs).map_err(anyhow::Error::from)? + "\n",
+        _ => diff::table(&diffs),
+    };
+    print!("{text}");
+    Ok(exit::OK)
+}

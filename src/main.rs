@@ -44,6 +44,19 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Compare the committed reports/*/results.json of two git revisions
+    /// (default: HEAD against the working tree), cell by cell.
+    Diff {
+        /// The older revision (default HEAD).
+        rev_a: Option<String>,
+        /// The newer revision (default: the working tree).
+        rev_b: Option<String>,
+        /// Only this experiment (its report folder name).
+        #[arg(long)]
+        experiment: Option<String>,
+        #[arg(long, default_value = "table", value_parser = ["table", "md", "json"])]
+        format: String,
+    },
     /// List the expanded cells and which of their stages are cached.
     Plan {
         experiment: PathBuf,
@@ -122,6 +135,17 @@ fn main() {
             quiet,
         } => cli::run(&experiment, &set, cell, quiet),
         Command::Report { target, set } => cli::report(&target, &set),
+        Command::Diff {
+            rev_a,
+            rev_b,
+            experiment,
+            format,
+        } => cli::diff(
+            rev_a.as_deref(),
+            rev_b.as_deref(),
+            experiment.as_deref(),
+            &format,
+        ),
         Command::Plan {
             experiment,
             set,

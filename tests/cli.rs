@@ -513,3 +513,103 @@ fn data_strings_are_escaped_in_reports() {
         "{md}"
     );
 }
+
+#[test]
+fn diff_compares_committed_results_across_revisions() {
+    let (dir, f) = setup();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", text(&o));
+    };
+    git(&["init", "-q"]);
+    git(&["config", "user.email", "t@example.com"]);
+    git(&["config", "user.name", "t"]);
+    assert_eq!(
+        runner(dir.path(), &["run", "tiny.toml", "-q"])
+            .status
+            .code(),
+        Some(0)
+    );
+    git(&["add", "tiny.toml", "reports"]);
+    git(&["commit", "-qm", "first"]);
+    // Second version: fewer VAE epochs, one seed (cells removed), one more clusterer (cells added).
+    let exp = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("epochs = 15", "epochs = 5")
+        .replace("seeds = [0, 1]", "seeds = [0]")
+        .replace(
+            "[report]",
+            "[clusterers.ward]\nkind = \"agglomerative\"\n\n[report]",
+        );
+    std::fs::write(&f, exp).unwrap();
+    assert_eq!(
+        runner(dir.path(), &["run", "tiny.toml", "-q"])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    // HEAD against the working tree.
+    let o = runner(dir.path(), &["diff"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("mfcc/vae/kmeans/seed=0  repr.epochs  15 -> 5"),
+        "{out}"
+    );
+    assert!(out.contains("+ mfcc/vae/ward/seed=0"), "{out}");
+    assert!(out.contains("- mfcc/vae/kmeans/seed=1"), "{out}");
+    assert!(
+        !out.contains("mfcc/pca/kmeans/seed=0  nmi"),
+        "unchanged cells are not listed: {out}"
+    );
+
+    git(&["add", "tiny.toml", "reports"]);
+    git(&["commit", "-qm", "second"]);
+    let o = runner(
+        dir.path(),
+        &[
+            "diff",
+            "HEAD~1",
+            "HEAD",
+            "--format",
+            "md",
+            "--experiment",
+            "tiny",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let md = text(&o);
+    assert!(
+        md.contains("| cell | metric | old | new | change |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| mfcc/vae/kmeans/seed=0 | repr.epochs | 15 | 5 |"),
+        "{md}"
+    );
+    assert!(md.contains("- added: `mfcc/raw/ward/seed=0`"), "{md}");
+    let o = runner(dir.path(), &["diff", "HEAD", "HEAD", "--format", "json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j[0]["changed"].as_array().unwrap().len(), 0);
+
+    let o = runner(dir.path(), &["diff", "no-such-rev"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        text(&o).contains("unknown revision `no-such-rev`"),
+        "{}",
+        text(&o)
+    );
+    let outside = tempfile::tempdir().unwrap();
+    let o = runner(outside.path(), &["diff"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        text(&o).contains("is not inside a git repository"),
+        "{}",
+        text(&o)
+    );
+}

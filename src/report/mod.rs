@@ -2,6 +2,7 @@
 //! `results.parquet` (one row per cell), and the rendered `report.md` and
 //! `report.html`. `runner report` re-renders from `results.json` alone.
 
+pub mod diff;
 pub mod render;
 pub mod results;
 pub mod table;
