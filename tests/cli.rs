@@ -80,6 +80,17 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
     assert!(cells
         .iter()
         .all(|c| c["assignments"].as_array().unwrap().len() == 18));
+    // Figures: SVG files linked from the Markdown, inlined in the HTML.
+    let svgs = std::fs::read_dir(report.join("figures")).unwrap().count();
+    assert!(
+        svgs >= 4 + 1 + 2,
+        "a projection per representation, the bars, the loss curves: {svgs}"
+    );
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("](figures/latent_mfcc_vae_"), "{md}");
+    assert!(std::fs::read_to_string(report.join("report.html"))
+        .unwrap()
+        .contains("<svg"));
     let csv = std::fs::read_to_string(report.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 7, "header + one row per cell");
     assert!(csv

@@ -3,6 +3,7 @@
 //! `report.html`. `runner report` re-renders from `results.json` alone.
 
 pub mod diff;
+pub mod figures;
 pub mod render;
 pub mod results;
 pub mod table;
@@ -35,7 +36,14 @@ pub fn render_from(rec: &RunRecord, dir: &Path, templates: Option<&Path>) -> Res
     let mut df = table::dataframe(rec)?;
     table::write_csv(&mut df, &dir.join("results.csv"))?;
     table::write_parquet(&mut df, &dir.join("results.parquet"))?;
-    let (md, html) = render::render(rec, templates)?;
+    let figures = figures::figures(rec);
+    let fig_dir = dir.join("figures");
+    std::fs::create_dir_all(&fig_dir)
+        .with_context(|| format!("cannot create {}", fig_dir.display()))?;
+    for f in &figures {
+        crate::cache::write_atomic(&fig_dir.join(format!("{}.svg", f.name)), f.svg.as_bytes())?;
+    }
+    let (md, html) = render::render(rec, templates, &figures)?;
     crate::cache::write_atomic(&dir.join("report.md"), md.as_bytes())?;
     crate::cache::write_atomic(&dir.join("report.html"), html.as_bytes())?;
     Ok(())

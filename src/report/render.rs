@@ -109,6 +109,9 @@ struct ReportContext {
     control: Vec<(String, Vec<String>)>,
     /// Metrics with noise points excluded, for configurations that mark noise.
     noise: Vec<(String, Vec<String>)>,
+    /// Per metric: representation (rows) × clusterer (columns), means over seeds.
+    matrix_columns: Vec<String>,
+    matrices: Vec<(String, Vec<(String, Vec<String>)>)>,
 }
 
 fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
@@ -276,6 +279,44 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
             (esc(&r.config), vals)
         })
         .collect();
+    // Representation × clusterer matrices (rows keep their feature set).
+    let mut row_names: Vec<String> = Vec::new();
+    let mut col_names: Vec<String> = Vec::new();
+    for r in &agg {
+        let rn = format!("{}/{}", r.feature_set, r.representation);
+        if !row_names.contains(&rn) {
+            row_names.push(rn);
+        }
+        if !col_names.contains(&r.clusterer) {
+            col_names.push(r.clusterer.clone());
+        }
+    }
+    row_names.sort();
+    let matrices = metrics
+        .iter()
+        .map(|m| {
+            let rows = row_names
+                .iter()
+                .map(|rn| {
+                    let vals = col_names
+                        .iter()
+                        .map(|cn| {
+                            agg.iter()
+                                .find(|r| {
+                                    &format!("{}/{}", r.feature_set, r.representation) == rn
+                                        && &r.clusterer == cn
+                                })
+                                .and_then(|r| r.metrics.get(m).and_then(|a| a.mean))
+                                .map(fmt_num)
+                                .unwrap_or_else(|| "—".into())
+                        })
+                        .collect();
+                    (esc(rn), vals)
+                })
+                .collect();
+            (m.clone(), rows)
+        })
+        .collect();
     let n_failed = rec.failed().count();
     ReportContext {
         title: esc(&rec
@@ -336,11 +377,17 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
         control_metrics,
         control,
         noise,
+        matrix_columns: col_names.iter().map(|c| esc(c)).collect(),
+        matrices,
     }
 }
 
 /// Renders (Markdown, HTML).
-pub fn render(rec: &RunRecord, templates: Option<&Path>) -> Result<(String, String)> {
+pub fn render(
+    rec: &RunRecord,
+    templates: Option<&Path>,
+    figures: &[super::figures::Figure],
+) -> Result<(String, String)> {
     let (md_src, html_src) = match templates {
         Some(dir) => (
             std::fs::read_to_string(dir.join("report.md"))
@@ -355,10 +402,22 @@ pub fn render(rec: &RunRecord, templates: Option<&Path>) -> Result<(String, Stri
         .map_err(|e| anyhow::anyhow!("report.md template: {e}"))?;
     tera.add_raw_template("report.html", &html_src)
         .map_err(|e| anyhow::anyhow!("report.html template: {e}"))?;
-    let md_ctx = tera::Context::from_serialize(&context(rec, &md_escape))
+    // Figures: the Markdown links figures/NAME.svg, the HTML inlines the SVG
+    // (plotters escapes every text it draws, so inlining is safe).
+    let figs_md: Vec<(String, String)> = figures
+        .iter()
+        .map(|f| (md_escape(&f.title), format!("figures/{}.svg", f.name)))
+        .collect();
+    let figs_html: Vec<(String, String)> = figures
+        .iter()
+        .map(|f| (f.title.clone(), f.svg.clone()))
+        .collect();
+    let mut md_ctx = tera::Context::from_serialize(&context(rec, &md_escape))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let html_ctx = tera::Context::from_serialize(&context(rec, &|s: &str| s.to_string()))
+    md_ctx.insert("figures", &figs_md);
+    let mut html_ctx = tera::Context::from_serialize(&context(rec, &|s: &str| s.to_string()))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    html_ctx.insert("figures", &figs_html);
     let md = tera
         .render("report.md", &md_ctx)
         .map_err(|e| anyhow::anyhow!("rendering report.md: {e}"))?;
