@@ -75,6 +75,9 @@ struct CellRow {
     error: String,
 }
 
+/// A labelled table row of formatted values.
+type Row = (String, Vec<String>);
+
 #[derive(Serialize)]
 struct ReportContext {
     title: String,
@@ -111,7 +114,7 @@ struct ReportContext {
     noise: Vec<(String, Vec<String>)>,
     /// Per metric: representation (rows) × clusterer (columns), means over seeds.
     matrix_columns: Vec<String>,
-    matrices: Vec<(String, Vec<(String, Vec<String>)>)>,
+    matrices: Vec<(String, Vec<Row>)>,
 }
 
 fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
