@@ -80,6 +80,16 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
     assert!(cells
         .iter()
         .all(|c| c["assignments"].as_array().unwrap().len() == 18));
+    // The aggregated table: one row per configuration, mean/std/n per metric.
+    let agg = std::fs::read_to_string(report.join("results_by_config.csv")).unwrap();
+    assert_eq!(agg.lines().count(), 1 + 3, "{agg}");
+    assert!(
+        agg.lines()
+            .next()
+            .unwrap()
+            .contains("nmi_arithmetic.mean,nmi_arithmetic.std,nmi_arithmetic.n"),
+        "{agg}"
+    );
     // Figures: SVG files linked from the Markdown, inlined in the HTML.
     let svgs = std::fs::read_dir(report.join("figures")).unwrap().count();
     assert!(
@@ -623,4 +633,41 @@ fn diff_compares_committed_results_across_revisions() {
         "{}",
         text(&o)
     );
+}
+
+#[test]
+fn user_templates_replace_the_built_in_ones() {
+    let (dir, _) = setup();
+    std::fs::create_dir_all(dir.path().join("tpl")).unwrap();
+    common::write(
+        &dir.path().join("tpl"),
+        "report.md",
+        "custom {{ experiment }}: {{ n_cells }} cells\n",
+    );
+    common::write(
+        &dir.path().join("tpl"),
+        "report.html",
+        "<p>{{ experiment }}</p>\n",
+    );
+    let o = runner(
+        dir.path(),
+        &[
+            "run",
+            "tiny.toml",
+            "-q",
+            "--set",
+            "report.templates=\"tpl\"",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let md = std::fs::read_to_string(dir.path().join("reports/tiny/report.md")).unwrap();
+    assert_eq!(md, "custom tiny: 6 cells\n");
+    // A broken template is a clear error, not a panic.
+    common::write(&dir.path().join("tpl"), "report.md", "{% for %}");
+    let o = runner(
+        dir.path(),
+        &["report", "tiny.toml", "--set", "report.templates=\"tpl\""],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("report.md template"), "{}", text(&o));
 }

@@ -36,6 +36,8 @@ pub fn render_from(rec: &RunRecord, dir: &Path, templates: Option<&Path>) -> Res
     let mut df = table::dataframe(rec)?;
     table::write_csv(&mut df, &dir.join("results.csv"))?;
     table::write_parquet(&mut df, &dir.join("results.parquet"))?;
+    let mut agg = table::aggregated_dataframe(rec)?;
+    table::write_csv(&mut agg, &dir.join("results_by_config.csv"))?;
     let figures = figures::figures(rec);
     let fig_dir = dir.join("figures");
     std::fs::create_dir_all(&fig_dir)

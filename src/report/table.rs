@@ -229,3 +229,52 @@ pub fn aggregate(rec: &RunRecord) -> Vec<AggRow> {
         })
         .collect()
 }
+
+/// The aggregated table: one row per configuration (a cell id without its
+/// seed) with, for every metric, the mean, std (population) and n over seeds.
+pub fn aggregated_dataframe(rec: &RunRecord) -> Result<DataFrame> {
+    let rows = aggregate(rec);
+    let text = |name: &str, f: &dyn Fn(&AggRow) -> String| {
+        Column::from(Series::new(
+            name.into(),
+            rows.iter().map(f).collect::<Vec<String>>(),
+        ))
+    };
+    let mut cols = vec![
+        text("configuration", &|r| r.config.clone()),
+        text("feature_set", &|r| r.feature_set.clone()),
+        text("representation", &|r| r.representation.clone()),
+        text("clusterer", &|r| r.clusterer.clone()),
+        Column::from(Series::new(
+            "cells".into(),
+            rows.iter().map(|r| r.seeds as u64).collect::<Vec<u64>>(),
+        )),
+        Column::from(Series::new(
+            "failed".into(),
+            rows.iter().map(|r| r.failed as u64).collect::<Vec<u64>>(),
+        )),
+    ];
+    let names: BTreeSet<&String> = rows.iter().flat_map(|r| r.metrics.keys()).collect();
+    for m in names {
+        let get = |r: &AggRow| r.metrics.get(m).cloned();
+        cols.push(Column::from(Series::new(
+            format!("{m}.mean").into(),
+            rows.iter()
+                .map(|r| get(r).and_then(|a| a.mean))
+                .collect::<Vec<_>>(),
+        )));
+        cols.push(Column::from(Series::new(
+            format!("{m}.std").into(),
+            rows.iter()
+                .map(|r| get(r).and_then(|a| a.std))
+                .collect::<Vec<_>>(),
+        )));
+        cols.push(Column::from(Series::new(
+            format!("{m}.n").into(),
+            rows.iter()
+                .map(|r| get(r).map_or(0, |a| a.n as u64))
+                .collect::<Vec<_>>(),
+        )));
+    }
+    Ok(DataFrame::new_infer_height(cols)?)
+}
