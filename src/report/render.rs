@@ -102,7 +102,8 @@ struct ReportContext {
     tracks: usize,
     classes: Vec<(String, usize)>,
     skipped: Vec<(String, String, String)>,
-    cache: Vec<(String, u64, u64)>,
+    /// stage, cache hits, computed, seconds spent in this run (summed over cells).
+    cache: Vec<(String, u64, u64, String)>,
     all_cached: bool,
     failed: Vec<(String, String)>,
     undefined: Vec<(String, String, String)>,
@@ -368,7 +369,17 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
         cache: rec
             .cache
             .iter()
-            .map(|(s, c)| (s.clone(), c.hits, c.misses))
+            .map(|(s, c)| {
+                // Shared stages (features, represent) appear in several cells: count each key once.
+                let mut seen = std::collections::BTreeSet::new();
+                let secs: f64 = rec
+                    .cells
+                    .iter()
+                    .filter(|cell| cell.keys.get(s).is_none_or(|k| seen.insert(k.clone())))
+                    .filter_map(|cell| cell.timings.get(s))
+                    .fold(0.0, |a, b| a + b); // not sum(): an empty f64 sum is −0.0
+                (s.clone(), c.hits, c.misses, format!("{secs:.2}"))
+            })
             .collect(),
         all_cached: rec.cache.values().all(|c| c.misses == 0),
         failed: rec
