@@ -41,7 +41,7 @@ fn d_linkage() -> Linkage {
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Clusterer>, KeyError> {
     Ok(Box::new(Agglomerative {
-        p: crate::spec::typed(toml::Value::Table(table.clone()), path)?,
+        p: crate::spec::typed_table(table, path)?,
     }))
 }
 

@@ -30,7 +30,7 @@ fn d_min_samples() -> usize {
 }
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Clusterer>, KeyError> {
-    let p: DbscanParams = crate::spec::typed(toml::Value::Table(table.clone()), path)?;
+    let p: DbscanParams = crate::spec::typed_table(table, path)?;
     let at = |k: &str| crate::spec::error::join_path(path, &[k.into()]);
     if !(p.eps > 0.0 && p.eps.is_finite()) {
         return Err(KeyError::new(&at("eps"), "must be a positive number"));

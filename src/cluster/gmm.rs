@@ -58,7 +58,7 @@ fn d_reg() -> f64 {
 }
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Clusterer>, KeyError> {
-    let p: GmmParams = crate::spec::typed(toml::Value::Table(table.clone()), path)?;
+    let p: GmmParams = crate::spec::typed_table(table, path)?;
     let at = |k: &str| crate::spec::error::join_path(path, &[k.into()]);
     if p.n_init == 0 || p.max_iter == 0 {
         return Err(KeyError::new(

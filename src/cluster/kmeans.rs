@@ -44,7 +44,7 @@ fn d_tol() -> f64 {
 }
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Clusterer>, KeyError> {
-    let p: KMeansParams = crate::spec::typed(toml::Value::Table(table.clone()), path)?;
+    let p: KMeansParams = crate::spec::typed_table(table, path)?;
     let at = |k: &str| crate::spec::error::join_path(path, &[k.into()]);
     if p.n_init == 0 {
         return Err(KeyError::new(&at("n_init"), "must be at least 1"));

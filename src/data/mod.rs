@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{typed, KeyError};
+use crate::spec::{typed_table, KeyError};
 
 /// One audio file of the dataset.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -59,13 +59,12 @@ pub const DATASET_KINDS: &[&str] = &["synthetic", "folders"];
 impl DatasetSpec {
     pub fn parse(table: &toml::Table, path: &[String]) -> Result<Self, KeyError> {
         let kind = crate::spec::kind_of(table, path, DATASET_KINDS)?;
-        let value = toml::Value::Table(table.clone());
         match kind {
             "synthetic" => Ok(DatasetSpec::Synthetic(
-                typed::<synthetic::SyntheticSpec>(value, path)?.checked(path)?,
+                typed_table::<synthetic::SyntheticSpec>(table, path)?.checked(path)?,
             )),
             "folders" => Ok(DatasetSpec::Folders(
-                typed::<folders::FoldersSpec>(value, path)?.checked(path)?,
+                typed_table::<folders::FoldersSpec>(table, path)?.checked(path)?,
             )),
             other => unreachable!("kind_of accepted `{other}`"),
         }

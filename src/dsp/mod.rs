@@ -10,7 +10,7 @@ pub mod stft;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{typed, KeyError};
+use crate::spec::KeyError;
 
 /// What a feature set produces per track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,7 +178,7 @@ fn d_true() -> bool {
 
 impl FeatureSetSpec {
     pub fn parse(table: &toml::Table, path: &[String]) -> Result<Self, KeyError> {
-        let spec: FeatureSetSpec = typed(toml::Value::Table(table.clone()), path)?;
+        let spec: FeatureSetSpec = crate::spec::typed_table(table, path)?;
         let bad = |k: &str, m: &str| {
             Err(KeyError::new(
                 &crate::spec::error::join_path(path, &[k.into()]),

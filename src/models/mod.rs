@@ -89,11 +89,3 @@ pub fn parse(
     }
     parse(table, path)
 }
-
-/// Parses a kind's typed parameters from its table.
-pub fn typed_params<T: serde::de::DeserializeOwned>(
-    table: &toml::Table,
-    path: &[String],
-) -> Result<T, KeyError> {
-    crate::spec::typed(toml::Value::Table(table.clone()), path)
-}

@@ -26,7 +26,7 @@ fn d_components() -> usize {
 }
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {
-    let p: PcaParams = super::typed_params(table, path)?;
+    let p: PcaParams = crate::spec::typed_table(table, path)?;
     if p.n_components == 0 {
         return Err(KeyError::new(
             &crate::spec::error::join_path(path, &["n_components".into()]),

@@ -17,7 +17,7 @@ pub struct RawParams {
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {
     Ok(Box::new(Raw {
-        p: super::typed_params(table, path)?,
+        p: crate::spec::typed_table(table, path)?,
     }))
 }
 

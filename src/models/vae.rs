@@ -83,7 +83,7 @@ fn d_lr() -> f64 {
 }
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {
-    let p: VaeParams = super::typed_params(table, path)?;
+    let p: VaeParams = crate::spec::typed_table(table, path)?;
     let at = |k: &str| crate::spec::error::join_path(path, &[k.into()]);
     if p.latent_dim == 0 {
         return Err(KeyError::new(&at("latent_dim"), "must be at least 1"));

@@ -253,6 +253,14 @@ pub fn typed<T: DeserializeOwned>(value: toml::Value, path: &[String]) -> Result
     })
 }
 
+/// Deserialises a section's table into its typed parameters (see [`typed`]).
+pub fn typed_table<T: DeserializeOwned>(
+    table: &toml::Table,
+    path: &[String],
+) -> Result<T, KeyError> {
+    typed(toml::Value::Table(table.clone()), path)
+}
+
 /// serde says "invalid type: string \"x\", expected u64"; users read
 /// "expected a non-negative integer, found string \"x\"".
 fn tidy_message(m: &str) -> String {
