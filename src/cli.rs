@@ -320,12 +320,7 @@ pub fn features(
             code: exit::BAD_SPEC,
             error: anyhow::anyhow!("--set {raw}: expected KEY=VALUE, e.g. --set n_mfcc=40"),
         })?;
-        let value = format!("v = {v}")
-            .parse::<toml::Table>()
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(v.to_string()));
-        table.insert(k.trim().to_string(), value);
+        table.insert(k.trim().to_string(), crate::spec::source::parse_override_value(v));
     }
     let spec = crate::dsp::FeatureSetSpec::parse(&table, &[]).map_err(|e| Failure {
         code: exit::BAD_SPEC,

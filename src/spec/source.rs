@@ -138,7 +138,7 @@ impl Sources {
 /// `--set` values are TOML values (`4`, `[512, 256]`, `{ sweep = [1, 4] }`,
 /// `"text"`); anything that does not parse as one is taken as a bare string,
 /// so `--set dataset.path=data/gtzan` needs no quotes.
-fn parse_override_value(raw: &str) -> toml::Value {
+pub fn parse_override_value(raw: &str) -> toml::Value {
     match format!("v = {raw}").parse::<toml::Table>() {
         Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(raw.into())),
         Err(_) => toml::Value::String(raw.to_string()),
