@@ -41,13 +41,6 @@ pub struct DecodeParams {
     pub duration: Option<f64>,
 }
 
-impl DatasetSpec {
-    /// Zero-pad short clips to `min_duration` rather than dropping them.
-    pub fn pad_short_clips(&self) -> bool {
-        matches!(self, DatasetSpec::Folders(f) if f.short_clips == folders::ShortClips::Pad)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum DatasetSpec {
     Synthetic(synthetic::SyntheticSpec),
@@ -90,6 +83,11 @@ impl DatasetSpec {
             DatasetSpec::Synthetic(_) => OnError::Fail,
             DatasetSpec::Folders(f) => f.on_error,
         }
+    }
+
+    /// Zero-pad short clips to `min_duration` rather than dropping them.
+    pub fn pad_short_clips(&self) -> bool {
+        matches!(self, DatasetSpec::Folders(f) if f.short_clips == folders::ShortClips::Pad)
     }
 
     pub fn min_duration(&self) -> f64 {

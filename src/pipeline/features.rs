@@ -181,13 +181,9 @@ fn extract_track(path: &Path, dataset: &DatasetSpec, extractor: &Extractor) -> R
 /// Zero mean, unit variance per column (population std; constant columns
 /// are centred and left unscaled).
 pub fn standardize(x: &mut Array2<f32>) {
-    for mut col in x.columns_mut() {
-        let n = col.len() as f64;
-        let mean = col.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = col.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-        let std = if var > 1e-24 { var.sqrt() } else { 1.0 };
-        col.mapv_inplace(|v| ((v as f64 - mean) / std) as f32);
-    }
+    // A column is a "row" of one frame.
+    let cols = x.ncols();
+    standardize_rows(x, cols, 1);
 }
 
 /// Zero mean, unit variance per feature row of row-major sequences.
