@@ -181,29 +181,6 @@ fn overrides_are_applied_and_located() {
 }
 
 #[test]
-fn environment_overrides_need_a_section_separator() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = common::write(dir.path(), "exp.toml", BASE);
-    // SAFETY: this test is the only one in this binary touching these variables.
-    unsafe {
-        std::env::set_var("RUNNER_CLUSTERERS__KM__N_INIT", "3");
-        std::env::set_var("RUNNER_OS", "Linux"); // set by CI systems; must be ignored
-    }
-    let e = Experiment::load(&f, &[]).unwrap();
-    assert_eq!(e.clusterers[0].clusterer.params()["n_init"], 3);
-    unsafe { std::env::set_var("RUNNER_CLUSTERERS__KM__N_INIT", "x") };
-    let err = Experiment::load(&f, &[]).unwrap_err().to_string();
-    unsafe {
-        std::env::remove_var("RUNNER_CLUSTERERS__KM__N_INIT");
-        std::env::remove_var("RUNNER_OS");
-    }
-    assert!(
-        err.starts_with("environment RUNNER_CLUSTERERS__KM__N_INIT=x: clusterers.km.n_init"),
-        "{err}"
-    );
-}
-
-#[test]
 fn ids_are_stable_when_unrelated_settings_change() {
     let a = load(BASE).unwrap();
     let b = load(
