@@ -320,7 +320,10 @@ pub fn features(
             code: exit::BAD_SPEC,
             error: anyhow::anyhow!("--set {raw}: expected KEY=VALUE, e.g. --set n_mfcc=40"),
         })?;
-        table.insert(k.trim().to_string(), crate::spec::source::parse_override_value(v));
+        table.insert(
+            k.trim().to_string(),
+            crate::spec::source::parse_override_value(v),
+        );
     }
     let spec = crate::dsp::FeatureSetSpec::parse(&table, &[]).map_err(|e| Failure {
         code: exit::BAD_SPEC,

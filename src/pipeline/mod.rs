@@ -204,16 +204,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
 
     let cells: Vec<&Cell> = match &opts.cell {
         Some(id) => {
-            let c = exp.cells.iter().find(|c| &c.id == id).ok_or_else(|| {
-                let near =
-                    crate::spec::suggest::nearest(id, exp.cells.iter().map(|c| c.id.as_str()));
-                anyhow!(
-                    "no cell `{id}` in {}{}; `runner plan` lists the cells",
-                    exp.file.display(),
-                    near.map(|n| format!(" (did you mean `{n}`?)"))
-                        .unwrap_or_default()
-                )
-            })?;
+            let c = find_cell(exp, id)?;
             vec![c]
         }
         None => exp.cells.iter().collect(),
@@ -665,20 +656,30 @@ pub fn git_commit(dir: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// The cell with this id, or an error suggesting the nearest id.
+fn find_cell<'a>(exp: &'a Experiment, id: &str) -> Result<&'a Cell> {
+    exp.cells.iter().find(|c| c.id == id).ok_or_else(|| {
+        let near = crate::spec::suggest::nearest(id, exp.cells.iter().map(|c| c.id.as_str()));
+        anyhow!(
+            "no cell `{id}` in {}{}; `runner plan` lists the cells",
+            exp.file.display(),
+            near.map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default()
+        )
+    })
+}
+
 /// Why each stage of a cell is, or is not, cached: `runner plan --explain`.
 /// Compares the keys and parameters the cell has now with those recorded for
 /// it in the experiment's last results.json.
 pub fn explain(exp: &Experiment, cell_id: &str) -> Result<Vec<String>> {
+    // Check the id before `plan`, which hashes every audio file.
+    find_cell(exp, cell_id)?;
     let planned = plan(exp)?;
-    let Some(cell) = planned.iter().find(|c| c.id == cell_id) else {
-        let near = crate::spec::suggest::nearest(cell_id, planned.iter().map(|c| c.id.as_str()));
-        anyhow::bail!(
-            "no cell `{cell_id}` in {}{}",
-            exp.file.display(),
-            near.map(|n| format!(" (did you mean `{n}`?)"))
-                .unwrap_or_default()
-        );
-    };
+    let cell = planned
+        .iter()
+        .find(|c| c.id == cell_id)
+        .expect("plan has every cell of the experiment");
     let previous = crate::report::load(&exp.report_dir())
         .ok()
         .and_then(|r| r.cells.into_iter().find(|c| c.cell == cell_id));
