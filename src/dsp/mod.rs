@@ -317,19 +317,6 @@ impl Extractor {
         }
     }
 
-    /// The MFCC matrix (n_mfcc × frames, row-major) and its frame count.
-    pub fn mfcc(&self, y: &[f32]) -> (Vec<f32>, usize) {
-        let frames = self.stft.n_frames(y.len());
-        let power = self.stft.power(y);
-        (self.mfcc_from_power(&power, frames), frames)
-    }
-
-    fn mfcc_from_power(&self, power: &[f32], frames: usize) -> Vec<f32> {
-        let mel = self.mel.apply(power, frames);
-        let db = mfcc::power_to_db(&mel, 1e-10, self.spec.top_db);
-        mfcc::mfcc_from_db(&db, self.spec.n_mels, frames, &self.dct, self.spec.lifter)
-    }
-
     /// Every requested feature as its own matrix, in order. `log_mel`
     /// applies to `melspectrogram`; the chroma tuning is estimated when not set.
     ///

@@ -42,35 +42,11 @@ impl Stft {
         1 + n_samples / self.hop
     }
 
-    /// Power spectrogram |X|², bins × frames, row-major (`out[bin * frames + t]`).
-    /// Long signals are split into contiguous frame ranges computed in
-    /// parallel; every frame is computed the same way, so the result does
-    /// not depend on the thread count.
+    /// Power spectrogram |X|² of the whole clip, bins × frames, row-major
+    /// (`out[bin * frames + t]`). Feature extraction streams frame ranges
+    /// through [`Stft::power_range`] instead of holding this whole.
     pub fn power(&self, y: &[f32]) -> Vec<f32> {
-        use rayon::prelude::*;
-        let frames = self.n_frames(y.len());
-        let bins = self.n_bins();
-        // Even-sized ranges keep the frame pairing identical to the serial path.
-        const RANGE: usize = 1024;
-        if frames <= RANGE {
-            return self.power_range(y, 0, frames);
-        }
-        let ranges: Vec<(usize, usize)> = (0..frames)
-            .step_by(RANGE)
-            .map(|t| (t, (t + RANGE).min(frames)))
-            .collect();
-        let parts: Vec<Vec<f32>> = ranges
-            .par_iter()
-            .map(|&(t0, t1)| self.power_range(y, t0, t1))
-            .collect();
-        let mut out = vec![0f32; bins * frames];
-        for (&(t0, t1), part) in ranges.iter().zip(&parts) {
-            let w = t1 - t0;
-            for k in 0..bins {
-                out[k * frames + t0..k * frames + t1].copy_from_slice(&part[k * w..(k + 1) * w]);
-            }
-        }
-        out
+        self.power_range(y, 0, self.n_frames(y.len()))
     }
 
     /// Frames t0..t1 as a bins × (t1 − t0) matrix. Frames are computed in
@@ -133,17 +109,6 @@ impl Stft {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parallel_ranges_equal_one_range() {
-        let y: Vec<f32> = (0..700_000)
-            .map(|i| ((i as f64 * 0.013).sin() * (i as f64 * 0.0007).cos()) as f32)
-            .collect();
-        let s = Stft::new(2048, 512);
-        let frames = s.n_frames(y.len());
-        assert!(frames > 1024, "exercises the parallel path");
-        assert_eq!(s.power(&y), s.power_range(&y, 0, frames));
-    }
 
     #[test]
     fn pure_tone_peaks_at_its_bin_in_every_frame() {
