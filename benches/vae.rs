@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
-use vaerun::models::FitInput;
+use vaerun::models::{FitInput, Layout};
 
 fn main() {
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(0);
@@ -23,6 +23,8 @@ fn main() {
         .fit(
             &FitInput {
                 x: &x,
+                layout: &Layout::summary(40),
+                condition: None,
                 seed: 0,
                 device: &device,
             },

@@ -15,3 +15,4 @@ pub mod models;
 pub mod pipeline;
 pub mod report;
 pub mod spec;
+pub mod text;

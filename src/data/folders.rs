@@ -116,6 +116,7 @@ pub fn list(root: &Path) -> Result<Vec<Track>> {
                 path,
                 label: Some(label.clone()),
                 lyrics,
+                meta: Default::default(),
             });
         }
     }

@@ -18,6 +18,27 @@ pub struct Track {
     pub path: PathBuf,
     pub label: Option<String>,
     pub lyrics: Option<String>,
+    /// Other columns (a manifest's extra columns), usable as conditions.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub meta: std::collections::BTreeMap<String, String>,
+}
+
+impl Track {
+    /// The value of a categorical column: `label`, `language` (a manifest's
+    /// column, else the script of the lyrics: en, bn, mixed or none), or any
+    /// manifest column.
+    pub fn column(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.meta.get(name) {
+            return Some(v.clone());
+        }
+        match name {
+            "label" => self.label.clone(),
+            "language" => {
+                Some(crate::text::language_of(self.lyrics.as_deref().unwrap_or("")).to_string())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What to do with a file that cannot be decoded or is unusable.

@@ -23,7 +23,7 @@ use crate::spec::KeyError;
 
 /// Part of the corpus cache key: bump it whenever a change here alters the
 /// generated audio, or cached corpora would silently stay the old ones.
-pub const GENERATOR_VERSION: u32 = 3;
+pub const GENERATOR_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,9 +45,17 @@ pub struct SyntheticSpec {
     /// drums or pitch) from another class.
     #[serde(default = "d_overlap")]
     pub overlap: f64,
-    /// Write a lyric line (English and Bangla words) beside each clip.
+    /// Write a lyric line beside clips: in English, in Bangla, or mixing
+    /// both, drawn from class vocabularies and a shared one.
     #[serde(default = "d_true")]
     pub lyrics: bool,
+    /// Fraction of clips that have lyrics; the others are instrumentals.
+    #[serde(default = "d_coverage")]
+    pub lyrics_coverage: f64,
+}
+
+fn d_coverage() -> f64 {
+    0.85
 }
 
 fn d_classes() -> usize {
@@ -94,6 +102,12 @@ impl SyntheticSpec {
             return Err(KeyError::new(
                 &at("sample_rate"),
                 "must be between 8000 and 96000 Hz",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.lyrics_coverage) {
+            return Err(KeyError::new(
+                &at("lyrics_coverage"),
+                "must be a fraction between 0 and 1",
             ));
         }
         if !(0.0..=1.0).contains(&self.overlap) {
@@ -437,8 +451,12 @@ struct Clip {
 }
 
 fn clip_rng(seed: u64, class: usize, index: usize) -> Xoshiro256PlusPlus {
+    stream_rng(b"vaerun-synth", seed, class, index)
+}
+
+fn stream_rng(domain: &[u8], seed: u64, class: usize, index: usize) -> Xoshiro256PlusPlus {
     let mut h = blake3::Hasher::new();
-    h.update(b"vaerun-synth");
+    h.update(domain);
     h.update(&seed.to_le_bytes());
     h.update(&(class as u64).to_le_bytes());
     h.update(&(index as u64).to_le_bytes());
@@ -650,22 +668,54 @@ fn burst(
     }
 }
 
-fn lyric_line(spec: &SyntheticSpec, class: usize, rng: &mut impl Rng) -> String {
+fn is_bengali_word(w: &str) -> bool {
+    w.chars().any(|c| ('\u{0980}'..='\u{09FF}').contains(&c))
+}
+
+/// A clip's lyrics, or None for an instrumental. Drawn from a generator of
+/// its own, so lyrics are known without rendering the audio. Each lyric is
+/// English, Bangla or mixed; half its words come from the class's
+/// vocabulary, a tenth from another class's, the rest from shared words.
+pub fn lyrics_for(spec: &SyntheticSpec, class: usize, index: usize) -> Option<String> {
+    if !spec.lyrics {
+        return None;
+    }
+    let mut rng = stream_rng(b"vaerun-lyrics", spec.seed, class, index);
+    if rng.gen::<f64>() >= spec.lyrics_coverage {
+        return None;
+    }
+    let language = rng.gen::<f64>();
+    let keep = |w: &&&str| -> bool {
+        if language < 0.4 {
+            !is_bengali_word(w)
+        } else if language < 0.8 {
+            is_bengali_word(w)
+        } else {
+            true
+        }
+    };
+    let own: Vec<&str> = STYLES[class].words.iter().filter(keep).copied().collect();
+    let shared: Vec<&str> = SHARED_WORDS.iter().filter(keep).copied().collect();
     let n = rng.gen_range(6..=10);
-    (0..n)
+    let words: Vec<&str> = (0..n)
         .map(|_| {
             let r: f64 = rng.gen();
             if r < 0.5 {
-                STYLES[class].words[rng.gen_range(0..STYLES[class].words.len())]
+                own[rng.gen_range(0..own.len())]
             } else if r < 0.6 {
-                let other = rng.gen_range(0..spec.classes);
-                STYLES[other].words[rng.gen_range(0..STYLES[other].words.len())]
+                let other: Vec<&str> = STYLES[rng.gen_range(0..spec.classes)]
+                    .words
+                    .iter()
+                    .filter(keep)
+                    .copied()
+                    .collect();
+                other[rng.gen_range(0..other.len())]
             } else {
-                SHARED_WORDS[rng.gen_range(0..SHARED_WORDS.len())]
+                shared[rng.gen_range(0..shared.len())]
             }
         })
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    Some(words.join(" "))
 }
 
 /// One generated clip.
@@ -680,7 +730,7 @@ pub fn generate_clip(spec: &SyntheticSpec, class: usize, index: usize) -> SynthC
     let mut rng = clip_rng(spec.seed, class, index);
     let clip = draw_clip(spec, class, &mut rng);
     let samples = render(spec, &clip, &mut rng);
-    let lyrics = spec.lyrics.then(|| lyric_line(spec, class, &mut rng));
+    let lyrics = lyrics_for(spec, class, index);
     SynthClip {
         class: STYLES[class].name,
         index,
@@ -747,6 +797,7 @@ mod tests {
             seed: 3,
             overlap: 0.3,
             lyrics: true,
+            lyrics_coverage: 0.8,
         }
     }
 
@@ -768,10 +819,19 @@ mod tests {
     #[test]
     fn lyrics_mix_scripts() {
         let s = spec();
-        let all: String = (0..20)
-            .map(|i| generate_clip(&s, 2, i).lyrics.unwrap())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let lyrics: Vec<Option<String>> = (0..40).map(|i| lyrics_for(&s, 2, i)).collect();
+        assert_eq!(lyrics[5], generate_clip(&s, 2, 5).lyrics);
+        let missing = lyrics.iter().filter(|l| l.is_none()).count();
+        assert!((2..=16).contains(&missing), "{missing} of 40 instrumentals");
+        let langs: std::collections::BTreeSet<&str> = lyrics
+            .iter()
+            .map(|l| crate::text::language_of(l.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            langs.into_iter().collect::<Vec<_>>(),
+            vec!["bn", "en", "mixed", "none"]
+        );
+        let all: String = lyrics.into_iter().flatten().collect::<Vec<_>>().join(" ");
         assert!(all.chars().any(|c| c.is_ascii_alphabetic()));
         assert!(
             all.chars().any(|c| ('\u{0980}'..='\u{09FF}').contains(&c)),

@@ -125,9 +125,13 @@ pub struct FeatureSetSpec {
     #[serde(default = "d_frames")]
     pub frames: usize,
     /// Scale to zero mean, unit variance over the dataset: every column of a
-    /// summary, every feature row of a sequence.
+    /// summary, every feature row of a sequence. Lyrics columns are left as
+    /// their method makes them (unit-length rows).
     #[serde(default = "d_true")]
     pub standardize: bool,
+    /// Lyrics columns appended after the audio ones (see [`crate::text`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lyrics: Option<crate::text::LyricsSpec>,
 }
 
 fn d_kind() -> FeatureKind {
@@ -185,8 +189,40 @@ impl FeatureSetSpec {
                 m,
             ))
         };
-        if spec.features.is_empty() {
-            return bad("features", "list at least one feature, e.g. [\"mfcc\"]");
+        if spec.features.is_empty() && spec.lyrics.is_none() {
+            return bad(
+                "features",
+                "list at least one feature, e.g. [\"mfcc\"] (or set `lyrics` for lyrics alone)",
+            );
+        }
+        if let Some(crate::text::LyricsSpec::Tfidf(t)) = &spec.lyrics {
+            for (k, v) in [("min_df", t.min_df), ("max_df", t.max_df)] {
+                if let Err(m) = v.check() {
+                    return Err(KeyError::new(
+                        &crate::spec::error::join_path(path, &["lyrics".into(), k.into()]),
+                        m,
+                    ));
+                }
+            }
+            if let Some(l) = t
+                .stop_words
+                .iter()
+                .find(|l| crate::text::stopwords::list(l).is_none())
+            {
+                return Err(KeyError::new(
+                    &crate::spec::error::join_path(path, &["lyrics".into(), "stop_words".into()]),
+                    format!(
+                        "no built-in stop-word list `{l}`; available: {}",
+                        crate::text::stopwords::LANGUAGES.join(", ")
+                    ),
+                ));
+            }
+            if t.max_features == Some(0) {
+                return Err(KeyError::new(
+                    &crate::spec::error::join_path(path, &["lyrics".into(), "max_features".into()]),
+                    "must be at least 1",
+                ));
+            }
         }
         if spec.stats.is_empty() {
             return bad(
@@ -239,6 +275,11 @@ impl FeatureSetSpec {
 
     pub fn rows(&self) -> usize {
         self.features.iter().map(|&f| self.rows_of(f)).sum()
+    }
+
+    /// The audio block's shape; None when the set has lyrics only.
+    pub fn audio_shape(&self) -> Option<FeatureShape> {
+        (!self.features.is_empty()).then(|| self.shape())
     }
 
     pub fn shape(&self) -> FeatureShape {

@@ -7,10 +7,41 @@ use candle_nn::Linear;
 use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-/// A named trainable parameter, kept for the optimiser and the checkpoint.
+/// A named tensor of the model, kept for the checkpoint; trainable ones
+/// also go to the optimiser (buffers such as batch-norm running statistics
+/// do not).
 pub struct Param {
     pub name: String,
     pub var: Var,
+    pub trainable: bool,
+}
+
+/// Registers a trainable tensor with the given initial value.
+pub fn param(name: &str, value: Tensor, params: &mut Vec<Param>) -> Result<Tensor> {
+    let var = Var::from_tensor(&value)?;
+    let t = var.as_tensor().clone();
+    params.push(Param {
+        name: name.to_string(),
+        var,
+        trainable: true,
+    });
+    Ok(t)
+}
+
+/// Registers a non-trainable state tensor (saved, never optimised).
+pub fn buffer(name: &str, value: Tensor, params: &mut Vec<Param>) -> Result<Var> {
+    let var = Var::from_tensor(&value)?;
+    params.push(Param {
+        name: name.to_string(),
+        var: var.clone(),
+        trainable: false,
+    });
+    Ok(var)
+}
+
+/// Uniform values in ±bound from the seeded generator.
+pub fn uniform(rng: &mut Xoshiro256PlusPlus, n: usize, bound: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.gen_range(-bound..bound)).collect()
 }
 
 /// PyTorch's `nn.Linear` default: weight and bias ~ U(−1/√fan_in, 1/√fan_in).
@@ -23,22 +54,45 @@ pub fn linear(
     params: &mut Vec<Param>,
 ) -> Result<Linear> {
     let bound = 1.0 / (fan_in as f32).sqrt();
-    let w: Vec<f32> = (0..fan_in * fan_out)
-        .map(|_| rng.gen_range(-bound..bound))
-        .collect();
-    let b: Vec<f32> = (0..fan_out).map(|_| rng.gen_range(-bound..bound)).collect();
-    let w = Var::from_tensor(&Tensor::from_vec(w, (fan_out, fan_in), device)?)?;
-    let b = Var::from_tensor(&Tensor::from_vec(b, fan_out, device)?)?;
-    let layer = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
-    params.push(Param {
-        name: format!("{name}.weight"),
-        var: w,
-    });
-    params.push(Param {
-        name: format!("{name}.bias"),
-        var: b,
-    });
-    Ok(layer)
+    let w = uniform(rng, fan_in * fan_out, bound);
+    let b = uniform(rng, fan_out, bound);
+    let w = param(
+        &format!("{name}.weight"),
+        Tensor::from_vec(w, (fan_out, fan_in), device)?,
+        params,
+    )?;
+    let b = param(
+        &format!("{name}.bias"),
+        Tensor::from_vec(b, fan_out, device)?,
+        params,
+    )?;
+    Ok(Linear::new(w, Some(b)))
+}
+
+/// A convolution kernel of `shape` (PyTorch layout) and its bias, initialised
+/// as PyTorch's conv layers: U(±1/√fan_in) with fan_in = `fan_in`.
+pub fn conv_kernel(
+    name: &str,
+    shape: &[usize],
+    bias_len: usize,
+    fan_in: usize,
+    rng: &mut Xoshiro256PlusPlus,
+    device: &Device,
+    params: &mut Vec<Param>,
+) -> Result<(Tensor, Tensor)> {
+    let bound = 1.0 / (fan_in as f32).sqrt();
+    let n: usize = shape.iter().product();
+    let w = param(
+        &format!("{name}.weight"),
+        Tensor::from_vec(uniform(rng, n, bound), shape, device)?,
+        params,
+    )?;
+    let b = param(
+        &format!("{name}.bias"),
+        Tensor::from_vec(uniform(rng, bias_len, bound), bias_len, device)?,
+        params,
+    )?;
+    Ok((w, b))
 }
 
 /// Standard normal noise from the seeded generator (Box–Muller in f64).

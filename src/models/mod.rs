@@ -1,12 +1,23 @@
 //! Representations: the VAE family and the baselines. Each kind is one file
 //! implementing [`Representer`] plus one line in [`REGISTRY`].
 
+pub mod autoencoder;
+pub mod beta_vae;
+pub mod conv_vae;
+pub mod cvae;
 pub mod device;
+pub mod hybrid_vae;
 pub mod init;
+pub mod layers;
+pub mod loss;
+pub mod optim;
 pub mod pca;
 pub mod raw;
 pub mod train;
 pub mod vae;
+
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 
@@ -24,15 +35,96 @@ pub struct EpochLoss {
     pub reconstruction: f64,
     pub kl: f64,
     pub total: f64,
+    /// Total loss on the held-out rows, when a validation split is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<f64>,
+}
+
+/// How the columns of a feature matrix are organised: the audio block
+/// first (a summary vector, or a sequence stored row-major), then the lyrics
+/// block when the feature set has one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    pub audio: Option<FeatureShape>,
+    pub text: Option<TextBlock>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextBlock {
+    pub dim: usize,
+    /// Per row: whether the track has lyrics. Rows without are all zeros in
+    /// the matrix; models that read lyrics mask them out instead.
+    pub present: Vec<bool>,
+}
+
+impl Layout {
+    /// Audio features only.
+    pub fn audio(shape: FeatureShape) -> Layout {
+        Layout {
+            audio: Some(shape),
+            text: None,
+        }
+    }
+
+    pub fn audio_dim(&self) -> usize {
+        self.audio.map_or(0, |s| s.dim())
+    }
+
+    pub fn text_dim(&self) -> usize {
+        self.text.as_ref().map_or(0, |t| t.dim)
+    }
+}
+
+/// A categorical column for conditional models: each row's level index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    pub column: String,
+    pub levels: Vec<String>,
+    pub index: Vec<usize>,
+}
+
+impl Condition {
+    /// Builds the level list (sorted) and indices from per-row values.
+    pub fn from_values(column: &str, values: &[String]) -> Condition {
+        let mut levels: Vec<String> = values.to_vec();
+        levels.sort();
+        levels.dedup();
+        let index = values
+            .iter()
+            .map(|v| levels.binary_search(v).expect("level listed"))
+            .collect();
+        Condition {
+            column: column.to_string(),
+            levels,
+            index,
+        }
+    }
+
+    /// The rows' one-hot codes (n × levels).
+    pub fn one_hot(
+        &self,
+        device: &candle_core::Device,
+    ) -> candle_core::Result<candle_core::Tensor> {
+        let k = self.levels.len();
+        let mut v = vec![0f32; self.index.len() * k];
+        for (r, &i) in self.index.iter().enumerate() {
+            v[r * k + i] = 1.0;
+        }
+        candle_core::Tensor::from_vec(v, (self.index.len(), k), device)
+    }
 }
 
 pub struct FitInput<'a> {
     /// Rows are tracks.
     pub x: &'a Array2<f32>,
+    pub layout: &'a Layout,
+    /// Present when the model asked for one ([`Representer::condition`]).
+    pub condition: Option<&'a Condition>,
     pub seed: u64,
     pub device: &'a candle_core::Device,
 }
 
+#[derive(Debug)]
 pub struct Fitted {
     pub latent: Array2<f32>,
     pub history: Vec<EpochLoss>,
@@ -50,7 +142,13 @@ pub trait Representer: Send + Sync {
     /// Deterministic methods give the same output for every seed; their
     /// cache key leaves the seed out, so they are computed once.
     fn uses_seed(&self) -> bool;
-    fn accepts(&self, shape: FeatureShape) -> bool;
+    /// Whether the model can take a feature set of this audio shape (None:
+    /// no audio features), with or without a lyrics block.
+    fn accepts(&self, audio: Option<FeatureShape>, has_text: bool) -> bool;
+    /// The categorical column a conditional model is conditioned on.
+    fn condition(&self) -> Option<&str> {
+        None
+    }
     /// Fits on `input.x` and returns the latent matrix; may write a
     /// checkpoint into `out_dir` (the artifact folder being built).
     fn fit(&self, input: &FitInput, out_dir: &Path) -> Result<Fitted>;
@@ -61,6 +159,11 @@ type ParseFn = fn(&toml::Table, &[String]) -> Result<Box<dyn Representer>, KeyEr
 /// kind, where it may be declared, parser.
 pub const REGISTRY: &[(&str, Group, ParseFn)] = &[
     ("vae", Group::Model, vae::parse),
+    ("beta_vae", Group::Model, beta_vae::parse),
+    ("cvae", Group::Model, cvae::parse),
+    ("conv_vae", Group::Model, conv_vae::parse),
+    ("hybrid_vae", Group::Model, hybrid_vae::parse),
+    ("autoencoder", Group::Baseline, autoencoder::parse),
     ("raw", Group::Baseline, raw::parse),
     ("pca", Group::Baseline, pca::parse),
 ];

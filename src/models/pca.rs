@@ -50,7 +50,7 @@ impl Representer for Pca {
     fn uses_seed(&self) -> bool {
         false
     }
-    fn accepts(&self, _shape: FeatureShape) -> bool {
+    fn accepts(&self, _audio: Option<FeatureShape>, _has_text: bool) -> bool {
         // Summaries as they are, sequences flattened row by row.
         true
     }

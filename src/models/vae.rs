@@ -1,48 +1,74 @@
-//! `vae`: dense encoder → (μ, log σ²) → z = μ + σ·ε → dense decoder.
-//! Loss per track: reconstruction (squared error summed over features)
-//! plus β · KL(q(z|x) ‖ N(0, I)), averaged over the batch. The latent
-//! used for clustering is μ.
+//! `vae` and the dense family built on it (`beta_vae`, `cvae`,
+//! `autoencoder`): a dense encoder → (μ, log σ²) → z = μ + σ·ε → a dense
+//! decoder. Per track the loss is the reconstruction (summed over features)
+//! plus the weighted KL(q(z|x) ‖ N(0, I)), averaged over the batch. The
+//! latent used for clustering is μ, never a sample.
+//!
+//! The family differs only in three switches, so one network serves all:
+//! whether the code is variational, how the KL is weighted, and whether
+//! encoder and decoder see a one-hot condition.
 
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use candle_core::{Module, Tensor, D};
+use candle_core::{Module, Tensor};
 use candle_nn::Linear;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use super::init::{self, Param};
-use super::train::{self, BatchLoss, TrainConfig};
-use super::{EpochLoss, FitInput, Fitted, Representer};
+use super::layers::{self, Activation, GaussianHead, Hidden, Mlp, Mode, NormKind};
+use super::loss::{kl_per_row, KlWeighting, ReconLoss};
+use super::train::{self, BatchLoss, TrainingParams};
+use super::{FitInput, Fitted, Layout, Representer};
 use crate::dsp::FeatureShape;
 use crate::spec::KeyError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    Relu,
-    LeakyRelu,
-    Gelu,
-    Tanh,
-    Silu,
+/// Which member of the dense family a table declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Vae,
+    BetaVae,
+    Cvae,
+    Autoencoder,
 }
 
-impl Activation {
-    pub fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
+impl Variant {
+    pub fn kind(self) -> &'static str {
         match self {
-            Activation::Relu => x.relu(),
-            Activation::LeakyRelu => candle_nn::ops::leaky_relu(x, 0.01),
-            Activation::Gelu => x.gelu_erf(),
-            Activation::Tanh => x.tanh(),
-            Activation::Silu => x.silu(),
+            Variant::Vae => "vae",
+            Variant::BetaVae => "beta_vae",
+            Variant::Cvae => "cvae",
+            Variant::Autoencoder => "autoencoder",
+        }
+    }
+
+    fn variational(self) -> bool {
+        self != Variant::Autoencoder
+    }
+
+    /// The optional keys this kind takes, beyond the common ones.
+    fn own_keys(self) -> &'static [&'static str] {
+        match self {
+            Variant::Vae => &["kl_warmup"],
+            Variant::BetaVae => &[
+                "beta",
+                "kl_warmup",
+                "capacity_max",
+                "gamma",
+                "capacity_epochs",
+            ],
+            Variant::Cvae => &["beta", "kl_warmup", "condition"],
+            Variant::Autoencoder => &[],
         }
     }
 }
 
+/// Every key of the family; [`Variant::own_keys`] says which kind takes which.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VaeParams {
+pub struct DenseParams {
     pub kind: String,
     #[serde(default = "d_latent")]
     pub latent_dim: usize,
@@ -51,16 +77,27 @@ pub struct VaeParams {
     pub hidden: Vec<usize>,
     #[serde(default = "d_act")]
     pub activation: Activation,
-    #[serde(default = "d_epochs")]
-    pub epochs: usize,
-    #[serde(default = "d_batch")]
-    pub batch_size: usize,
-    #[serde(default = "d_lr")]
-    pub lr: f64,
     #[serde(default)]
-    pub weight_decay: f64,
+    pub dropout: f64,
     #[serde(default)]
-    pub grad_clip: Option<f64>,
+    pub norm: NormKind,
+    #[serde(default)]
+    pub recon_loss: ReconLoss,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+    /// Epochs over which the KL weight rises linearly from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_warmup: Option<usize>,
+    /// Burgess et al.'s capacity C, in nats, reached after `capacity_epochs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_epochs: Option<usize>,
+    /// The categorical column a `cvae` is conditioned on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
 }
 
 fn d_latent() -> usize {
@@ -72,226 +109,447 @@ fn d_hidden() -> Vec<usize> {
 fn d_act() -> Activation {
     Activation::Relu
 }
-fn d_epochs() -> usize {
-    100
-}
-fn d_batch() -> usize {
-    32
-}
-fn d_lr() -> f64 {
-    1e-3
-}
+
+/// β of the β-VAE when none is given (Higgins et al. report β = 4).
+const DEFAULT_BETA: f64 = 4.0;
+/// γ of the capacity schedule when none is given (Burgess et al. use 1000).
+const DEFAULT_GAMMA: f64 = 1000.0;
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {
-    let p: VaeParams = crate::spec::typed_table(table, path)?;
+    parse_variant(table, path, Variant::Vae)
+}
+
+pub fn parse_variant(
+    table: &toml::Table,
+    path: &[String],
+    variant: Variant,
+) -> Result<Box<dyn Representer>, KeyError> {
+    let (training, rest) = TrainingParams::take(table, path)?;
+    let mut p: DenseParams = crate::spec::typed_table(&rest, path)?;
     let at = |k: &str| crate::spec::error::join_path(path, &[k.into()]);
-    if p.latent_dim == 0 {
+    let given = [
+        ("beta", p.beta.is_some()),
+        ("kl_warmup", p.kl_warmup.is_some()),
+        ("capacity_max", p.capacity_max.is_some()),
+        ("gamma", p.gamma.is_some()),
+        ("capacity_epochs", p.capacity_epochs.is_some()),
+        ("condition", p.condition.is_some()),
+    ];
+    for (key, present) in given {
+        if present && !variant.own_keys().contains(&key) {
+            let owners: Vec<String> = [Variant::Vae, Variant::BetaVae, Variant::Cvae]
+                .iter()
+                .filter(|v| v.own_keys().contains(&key))
+                .map(|v| format!("`{}`", v.kind()))
+                .collect();
+            return Err(KeyError::new(
+                &at(key),
+                format!(
+                    "`{key}` is not a parameter of kind `{}`; it belongs to {}",
+                    variant.kind(),
+                    owners.join(" and ")
+                ),
+            ));
+        }
+    }
+    check_net(&p.hidden, p.latent_dim, p.dropout, path)?;
+    if p.beta.is_some_and(|b| !(b >= 0.0 && b.is_finite())) {
+        return Err(KeyError::new(&at("beta"), "must be zero or positive"));
+    }
+    if p.gamma.is_some_and(|g| !(g > 0.0)) {
+        return Err(KeyError::new(&at("gamma"), "must be positive"));
+    }
+    if p.capacity_max.is_some_and(|c| !(c >= 0.0)) {
+        return Err(KeyError::new(
+            &at("capacity_max"),
+            "must be zero or positive (nats)",
+        ));
+    }
+    if p.capacity_epochs == Some(0) {
+        return Err(KeyError::new(&at("capacity_epochs"), "must be at least 1"));
+    }
+    if variant == Variant::BetaVae {
+        match p.capacity_max {
+            Some(_) => {
+                if p.beta.is_some() {
+                    return Err(KeyError::new(
+                        &at("capacity_max"),
+                        "the capacity schedule replaces `beta` by `gamma`; set one of them",
+                    ));
+                }
+                p.gamma.get_or_insert(DEFAULT_GAMMA);
+                p.capacity_epochs.get_or_insert(training.epochs);
+            }
+            None => {
+                if p.gamma.is_some() || p.capacity_epochs.is_some() {
+                    return Err(KeyError::new(
+                        &at(if p.gamma.is_some() {
+                            "gamma"
+                        } else {
+                            "capacity_epochs"
+                        }),
+                        "only used with the capacity schedule: set capacity_max too",
+                    ));
+                }
+                p.beta.get_or_insert(DEFAULT_BETA);
+            }
+        }
+    }
+    if variant == Variant::Cvae && p.condition.is_none() {
+        return Err(KeyError::new(
+            &at("condition"),
+            "missing: the categorical column to condition on, e.g. \"language\" or \"label\"",
+        ));
+    }
+    Ok(Box::new(DenseVae {
+        variant,
+        p,
+        training,
+    }))
+}
+
+/// Checks shared by every network's shape keys.
+pub fn check_net(
+    hidden: &[usize],
+    latent_dim: usize,
+    dropout: f64,
+    path: &[String],
+) -> Result<(), KeyError> {
+    let at = |k: &str| crate::spec::error::join_path(path, &[k.into()]);
+    if latent_dim == 0 {
         return Err(KeyError::new(&at("latent_dim"), "must be at least 1"));
     }
-    if p.hidden.contains(&0) {
+    if hidden.contains(&0) {
         return Err(KeyError::new(
             &at("hidden"),
             "layer widths must be positive",
         ));
     }
-    if p.epochs == 0 {
-        return Err(KeyError::new(&at("epochs"), "must be at least 1"));
+    if !(0.0..1.0).contains(&dropout) {
+        return Err(KeyError::new(&at("dropout"), "must be in [0, 1)"));
     }
-    if p.batch_size == 0 {
-        return Err(KeyError::new(&at("batch_size"), "must be at least 1"));
-    }
-    if !(p.lr > 0.0 && p.lr.is_finite()) {
-        return Err(KeyError::new(&at("lr"), "must be a positive number"));
-    }
-    if p.grad_clip.is_some_and(|c| c <= 0.0) {
-        return Err(KeyError::new(&at("grad_clip"), "must be positive"));
-    }
-    Ok(Box::new(Vae { p }))
+    Ok(())
 }
 
-pub struct Vae {
-    pub p: VaeParams,
+pub struct DenseVae {
+    pub variant: Variant,
+    pub p: DenseParams,
+    pub training: TrainingParams,
 }
 
-/// The network: encoder layers, μ and log σ² heads, decoder layers, output.
-pub struct Net {
-    enc: Vec<Linear>,
-    mu: Linear,
-    logvar: Linear,
-    dec: Vec<Linear>,
+/// The network: encoder, Gaussian head (or a plain linear code for the
+/// autoencoder), decoder mirroring the encoder, and the output layer.
+struct Net {
+    enc: Mlp,
+    head: Head,
+    dec: Mlp,
     out: Linear,
-    act: Activation,
 }
 
-impl Net {
-    pub fn new(
+enum Head {
+    Gaussian(GaussianHead),
+    Code(Linear),
+}
+
+impl DenseVae {
+    fn kl_weighting(&self) -> KlWeighting {
+        match self.p.capacity_max {
+            Some(c_max) => KlWeighting::Capacity {
+                c_max,
+                gamma: self.p.gamma.unwrap_or(DEFAULT_GAMMA),
+                epochs: self.p.capacity_epochs.unwrap_or(self.training.epochs) as f64,
+            },
+            None => KlWeighting::Beta {
+                beta: self.p.beta.unwrap_or(1.0),
+                warmup: self.p.kl_warmup.unwrap_or(0) as f64,
+            },
+        }
+    }
+
+    fn hidden(&self) -> Hidden {
+        Hidden {
+            act: self.p.activation,
+            norm: self.p.norm,
+            dropout: self.p.dropout,
+        }
+    }
+
+    fn build(
+        &self,
         input: usize,
-        hidden: &[usize],
-        latent: usize,
-        act: Activation,
+        cond: usize,
         rng: &mut Xoshiro256PlusPlus,
         device: &candle_core::Device,
         params: &mut Vec<Param>,
     ) -> candle_core::Result<Net> {
-        let mut enc = Vec::new();
-        let mut width = input;
-        for (i, &h) in hidden.iter().enumerate() {
-            enc.push(init::linear(
-                &format!("encoder.{i}"),
-                width,
-                h,
+        let latent = self.p.latent_dim;
+        let enc = Mlp::new(
+            "encoder",
+            input + cond,
+            &self.p.hidden,
+            self.hidden(),
+            rng,
+            device,
+            params,
+        )?;
+        let head = if self.variant.variational() {
+            Head::Gaussian(GaussianHead::new(
+                enc.out_width,
+                latent,
                 rng,
                 device,
                 params,
-            )?);
-            width = h;
-        }
-        let mu = init::linear("mu", width, latent, rng, device, params)?;
-        let logvar = init::linear("logvar", width, latent, rng, device, params)?;
-        let mut dec = Vec::new();
-        let mut width = latent;
-        for (i, &h) in hidden.iter().rev().enumerate() {
-            dec.push(init::linear(
-                &format!("decoder.{i}"),
-                width,
-                h,
+            )?)
+        } else {
+            Head::Code(init::linear(
+                "code",
+                enc.out_width,
+                latent,
                 rng,
                 device,
                 params,
-            )?);
-            width = h;
-        }
-        let out = init::linear("output", width, input, rng, device, params)?;
+            )?)
+        };
+        let widths: Vec<usize> = self.p.hidden.iter().rev().copied().collect();
+        let dec = Mlp::new(
+            "decoder",
+            latent + cond,
+            &widths,
+            self.hidden(),
+            rng,
+            device,
+            params,
+        )?;
+        let out = init::linear("output", dec.out_width, input, rng, device, params)?;
         Ok(Net {
             enc,
-            mu,
-            logvar,
+            head,
             dec,
             out,
-            act,
         })
     }
+}
 
-    pub fn encode(&self, x: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
-        let mut h = x.clone();
-        for l in &self.enc {
-            h = self.act.apply(&l.forward(&h)?)?;
-        }
-        Ok((self.mu.forward(&h)?, self.logvar.forward(&h)?))
-    }
-
-    pub fn decode(&self, z: &Tensor) -> candle_core::Result<Tensor> {
-        let mut h = z.clone();
-        for l in &self.dec {
-            h = self.act.apply(&l.forward(&h)?)?;
-        }
-        self.out.forward(&h)
+/// Appends the condition's one-hot columns when there is one.
+fn with_condition(x: &Tensor, c: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    match c {
+        Some(c) => Tensor::cat(&[x, c], 1),
+        None => Ok(x.clone()),
     }
 }
 
-/// KL(N(μ, σ²) ‖ N(0, 1)) summed over latent dimensions, per row:
-/// −½ Σ (1 + log σ² − μ² − σ²).
-pub fn kl_per_row(mu: &Tensor, logvar: &Tensor) -> candle_core::Result<Tensor> {
-    let inner = ((logvar.exp()? + mu.sqr()?)? - logvar)?;
-    ((inner - 1.0)? * 0.5)?.sum(D::Minus1)
-}
-
-impl Vae {
-    fn train_config(&self) -> TrainConfig {
-        TrainConfig {
-            epochs: self.p.epochs,
-            batch_size: self.p.batch_size,
-            lr: self.p.lr,
-            weight_decay: self.p.weight_decay,
-            grad_clip: self.p.grad_clip,
+impl Net {
+    /// (μ, log σ²); log σ² is None for the deterministic autoencoder.
+    fn encode(
+        &self,
+        x: &Tensor,
+        c: Option<&Tensor>,
+        mode: &mut Mode,
+    ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
+        let h = self.enc.forward(&with_condition(x, c)?, mode)?;
+        match &self.head {
+            Head::Gaussian(g) => g.forward(&h).map(|(m, l)| (m, Some(l))),
+            Head::Code(l) => Ok((l.forward(&h)?, None)),
         }
+    }
+
+    fn decode(
+        &self,
+        z: &Tensor,
+        c: Option<&Tensor>,
+        mode: &mut Mode,
+    ) -> candle_core::Result<Tensor> {
+        self.out
+            .forward(&self.dec.forward(&with_condition(z, c)?, mode)?)
     }
 }
 
-impl Representer for Vae {
+/// The mean of q(z | x) for every row, in evaluation mode.
+pub fn encode_all(
+    n: usize,
+    device: &candle_core::Device,
+    rng: &mut Xoshiro256PlusPlus,
+    mut mu_of: impl FnMut(&Tensor, &mut Mode) -> candle_core::Result<Tensor>,
+) -> Result<ndarray::Array2<f32>> {
+    let mut rows = Vec::new();
+    let mut dim = 0;
+    for start in (0..n).step_by(1024) {
+        let idx: Vec<u32> = (start as u32..(start + 1024).min(n) as u32).collect();
+        let idx = Tensor::from_vec(idx, (start + 1024).min(n) - start, device)?;
+        let mu = mu_of(&idx, &mut Mode { train: false, rng })?;
+        dim = mu.dim(1)?;
+        rows.extend(mu.flatten_all()?.to_vec1::<f32>()?);
+    }
+    Ok(ndarray::Array2::from_shape_vec((n, dim), rows)?)
+}
+
+/// Rows as a device tensor.
+pub fn to_tensor(
+    x: &ndarray::Array2<f32>,
+    device: &candle_core::Device,
+) -> candle_core::Result<Tensor> {
+    match x.as_slice() {
+        Some(s) => Tensor::from_slice(s, x.dim(), device),
+        None => Tensor::from_vec(x.iter().copied().collect(), x.dim(), device),
+    }
+}
+
+impl Representer for DenseVae {
     fn kind(&self) -> &'static str {
-        "vae"
+        self.variant.kind()
     }
     fn params(&self) -> serde_json::Value {
-        serde_json::to_value(&self.p).unwrap()
+        train::merged_params(&self.p, &self.training)
     }
     fn uses_seed(&self) -> bool {
         true
     }
-    fn accepts(&self, _shape: FeatureShape) -> bool {
-        // Summaries as they are, sequences flattened row by row.
-        true
+    fn accepts(&self, audio: Option<FeatureShape>, _has_text: bool) -> bool {
+        // Summaries as they are, sequences flattened, lyrics columns
+        // concatenated (early fusion).
+        audio.is_some() || _has_text
+    }
+    fn condition(&self) -> Option<&str> {
+        self.p.condition.as_deref()
     }
 
     fn fit(&self, input: &FitInput, out_dir: &Path) -> Result<Fitted> {
-        let (n, d) = input.x.dim();
-        if n < 2 {
-            bail!("need at least 2 tracks to train, got {n}");
-        }
-        let device = input.device;
+        let (trained, params, history) = self.train(input)?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(input.seed);
-        let mut params = Vec::new();
-        let net = Net::new(
-            d,
-            &self.p.hidden,
-            self.p.latent_dim,
-            self.p.activation,
-            &mut rng,
-            device,
-            &mut params,
-        )?;
-        let x = Tensor::from_slice(input.x.as_slice().expect("standard layout"), (n, d), device)?;
-        let latent_dim = self.p.latent_dim;
-        let history: Vec<EpochLoss> = train::fit(
-            &x,
-            &params,
-            &self.train_config(),
-            &mut rng,
-            device,
-            |xb, rng, _| {
-                let (mu, logvar) = net.encode(xb)?;
-                let eps = init::normal(rng, (xb.dim(0)?, latent_dim), device)?;
-                let z = (&mu + (logvar.clone() * 0.5)?.exp()?.mul(&eps)?)?;
-                let recon = net.decode(&z)?;
-                let reconstruction = (recon - xb)?.sqr()?.sum(D::Minus1)?.mean_all()?;
-                let kl = kl_per_row(&mu, &logvar)?.mean_all()?;
-                Ok(BatchLoss {
-                    total: (&reconstruction + &kl)?,
-                    reconstruction,
-                    kl,
-                })
-            },
-        )?;
-        let (mu, _) = net.encode(&x)?;
-        let latent: Vec<f32> = mu.flatten_all()?.to_vec1()?;
-        let latent = ndarray::Array2::from_shape_vec((n, latent_dim), latent)?;
-        train::save_checkpoint(&params, &self.params(), out_dir)?;
+        let latent = encode_all(input.x.nrows(), input.device, &mut rng, |idx, mode| {
+            trained.mu(idx, mode)
+        })?;
+        let mut config = self.params();
+        config["input_dim"] = serde_json::json!(input.x.ncols());
+        if let Some(c) = input.condition {
+            config["condition_levels"] = serde_json::json!(c.levels);
+        }
+        train::save_checkpoint(&params, &config, out_dir)?;
         Ok(Fitted { latent, history })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A network with its data on the device: the loss of a batch, the latent
+/// mean and the reconstruction of given rows.
+pub(crate) struct Trained<'a> {
+    model: &'a DenseVae,
+    net: Net,
+    x: Tensor,
+    cond: Option<Tensor>,
+}
 
-    #[test]
-    fn kl_matches_closed_form() {
-        let dev = candle_core::Device::Cpu;
-        let mu = Tensor::new(&[[0.5f32, -1.0], [0.0, 2.0]], &dev).unwrap();
-        let lv = Tensor::new(&[[0.0f32, -0.5], [1.0, 0.3]], &dev).unwrap();
-        let got: Vec<f32> = kl_per_row(&mu, &lv).unwrap().to_vec1().unwrap();
-        let closed = |m: &[f64], l: &[f64]| -> f64 {
-            m.iter()
-                .zip(l)
-                .map(|(m, l)| -0.5 * (1.0 + l - m * m - l.exp()))
-                .sum()
+impl Trained<'_> {
+    fn loss(
+        &self,
+        rows: &Tensor,
+        progress: f64,
+        mode: &mut Mode,
+    ) -> candle_core::Result<BatchLoss> {
+        let xb = self.x.index_select(rows, 0)?;
+        let cb = self
+            .cond
+            .as_ref()
+            .map(|c| c.index_select(rows, 0))
+            .transpose()?;
+        let (mu, logvar) = self.net.encode(&xb, cb.as_ref(), mode)?;
+        let recon_loss = self.model.p.recon_loss;
+        let Some(lv) = logvar else {
+            let out = self.net.decode(&mu, cb.as_ref(), mode)?;
+            let reconstruction = recon_loss.per_row(&out, &xb)?.mean_all()?;
+            return Ok(BatchLoss {
+                total: reconstruction.clone(),
+                reconstruction,
+                kl: Tensor::zeros((), candle_core::DType::F32, xb.device())?,
+            });
         };
-        let want = [
-            closed(&[0.5, -1.0], &[0.0, -0.5]),
-            closed(&[0.0, 2.0], &[1.0, 0.3]),
-        ];
-        for (g, w) in got.iter().zip(want) {
-            assert!((*g as f64 - w).abs() < 1e-6, "{g} vs {w}");
+        let z = layers::reparameterize(&mu, &lv, mode)?;
+        let kl = kl_per_row(&mu, &lv)?.mean_all()?;
+        let out = self.net.decode(&z, cb.as_ref(), mode)?;
+        let reconstruction = recon_loss.per_row(&out, &xb)?.mean_all()?;
+        Ok(BatchLoss {
+            total: (&reconstruction + self.model.kl_weighting().apply(&kl, progress)?)?,
+            reconstruction,
+            kl,
+        })
+    }
+
+    fn mu(&self, rows: &Tensor, mode: &mut Mode) -> candle_core::Result<Tensor> {
+        let xb = self.x.index_select(rows, 0)?;
+        let cb = self
+            .cond
+            .as_ref()
+            .map(|c| c.index_select(rows, 0))
+            .transpose()?;
+        Ok(self.net.encode(&xb, cb.as_ref(), mode)?.0)
+    }
+
+    /// The decoder's mean output for the rows, decoded from μ.
+    #[cfg(test)]
+    pub(crate) fn reconstruct(
+        &self,
+        rows: &Tensor,
+        mode: &mut Mode,
+    ) -> candle_core::Result<Tensor> {
+        let cb = self
+            .cond
+            .as_ref()
+            .map(|c| c.index_select(rows, 0))
+            .transpose()?;
+        let mu = self.mu(rows, mode)?;
+        self.model
+            .p
+            .recon_loss
+            .mean(&self.net.decode(&mu, cb.as_ref(), mode)?)
+    }
+}
+
+impl DenseVae {
+    /// Builds the network from the seed and trains it on the input.
+    pub(crate) fn train<'a>(
+        &'a self,
+        input: &FitInput,
+    ) -> Result<(Trained<'a>, Vec<Param>, Vec<super::EpochLoss>)> {
+        let (n, d) = input.x.dim();
+        if n < 2 {
+            bail!("need at least 2 tracks to train, got {n}");
         }
+        if let Some(x) = input.x.as_slice() {
+            self.p
+                .recon_loss
+                .check_inputs(x)
+                .map_err(anyhow::Error::msg)?;
+        }
+        let device = input.device;
+        let cond = match (self.variant, input.condition) {
+            (Variant::Cvae, Some(c)) => Some(c.one_hot(device)?),
+            (Variant::Cvae, None) => bail!("cvae: no condition column was provided"),
+            _ => None,
+        };
+        let c_dim = cond.as_ref().map_or(Ok(0), |c| c.dim(1))?;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(input.seed);
+        let mut params = Vec::new();
+        let net = self.build(d, c_dim, &mut rng, device, &mut params)?;
+        let trained = Trained {
+            model: self,
+            net,
+            x: to_tensor(input.x, device)?,
+            cond,
+        };
+        let history = train::fit(
+            n,
+            &params,
+            &self.training.config(),
+            &mut rng,
+            device,
+            |step, mode| trained.loss(step.rows, step.progress, mode),
+        )?;
+        Ok((trained, params, history))
+    }
+}
+
+impl Layout {
+    /// Shorthand for tests and benchmarks: a summary of `dim` columns.
+    pub fn summary(dim: usize) -> Layout {
+        Layout::audio(FeatureShape::Summary { dim })
     }
 }

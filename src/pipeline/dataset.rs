@@ -31,7 +31,7 @@ pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
             let dir = store.path(CORPUS_STAGE, &key);
             let mut tracks = Vec::new();
             let mut keys = Vec::new();
-            for class in s.class_names() {
+            for (c, class) in s.class_names().into_iter().enumerate() {
                 for i in 0..s.clips_per_class {
                     let file = format!("{class}.{i:05}.wav");
                     let id = format!("{class}/{file}");
@@ -45,7 +45,8 @@ pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
                         id,
                         path: dir.join(class).join(&file),
                         label: Some(class.to_string()),
-                        lyrics: None,
+                        lyrics: synthetic::lyrics_for(s, c, i),
+                        meta: Default::default(),
                     });
                 }
             }
@@ -75,23 +76,17 @@ pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
 }
 
 impl ResolvedDataset {
-    /// Writes the synthetic corpus into the cache if it is not there yet, and
-    /// loads lyrics written beside the clips. Returns whether it was cached.
+    /// Writes the synthetic corpus into the cache if it is not there yet.
+    /// Returns whether it was cached.
     pub fn materialize(&mut self, store: &Store) -> Result<bool> {
         let Some((key, _, spec)) = &self.corpus else {
             return Ok(true);
         };
-        let (dir, cached) = store.get_or_build(CORPUS_STAGE, key, |tmp| {
+        let (_, cached) = store.get_or_build(CORPUS_STAGE, key, |tmp| {
             synthetic::write_corpus(spec, tmp)?;
             std::fs::write(tmp.join("corpus.json"), serde_json::to_string_pretty(spec)?)?;
             Ok(())
         })?;
-        for t in &mut self.tracks {
-            let lyrics = dir.join(&t.id).with_extension("txt"); // `rock.00007.wav` → `rock.00007.txt`
-            if let Ok(text) = std::fs::read_to_string(lyrics) {
-                t.lyrics = Some(text.trim().to_string());
-            }
-        }
         Ok(cached)
     }
 

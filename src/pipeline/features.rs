@@ -14,6 +14,8 @@ use crate::audio::decode_file;
 use crate::cache::{Key, KeyBuilder, Store};
 use crate::data::{DatasetSpec, OnError};
 use crate::dsp::{Extractor, FeatureSetSpec, FeatureShape};
+use crate::models::{Layout, TextBlock};
+use crate::text::{embed, LyricsSpec};
 
 pub const STAGE: &str = "features";
 const VERSION: u32 = 1;
@@ -22,7 +24,9 @@ const VERSION: u32 = 1;
 /// standardisation, which does not change a track's own vector.
 fn extraction_params(spec: &FeatureSetSpec) -> serde_json::Value {
     let mut v = serde_json::to_value(spec).unwrap();
-    v.as_object_mut().unwrap().remove("standardize");
+    let o = v.as_object_mut().unwrap();
+    o.remove("standardize");
+    o.remove("lyrics");
     v
 }
 
@@ -46,6 +50,7 @@ pub fn track_key(dataset: &DatasetSpec, input: &Key, spec: &FeatureSetSpec) -> K
 pub struct FeatureMatrix {
     pub key: Key,
     pub x: Array2<f32>,
+    pub layout: crate::models::Layout,
     /// Indices into the dataset's tracks of the rows of `x`.
     pub rows: Vec<usize>,
     /// Tracks left out, with the reason.
@@ -54,31 +59,129 @@ pub struct FeatureMatrix {
     pub cache_hits: usize,
 }
 
-/// The matrix key: the ordered per-track keys plus standardisation.
-pub fn matrix_key(track_keys: &[Key], spec: &FeatureSetSpec) -> Key {
-    let mut b = KeyBuilder::new("feature-matrix", 1)
+/// The matrix key: the ordered per-track audio keys, standardisation, and
+/// the lyrics block's key when there is one.
+pub fn matrix_key(track_keys: &[Key], spec: &FeatureSetSpec, lyrics: Option<&Key>) -> Key {
+    let mut b = KeyBuilder::new("feature-matrix", 2)
         .params("standardize", &serde_json::json!(spec.standardize));
     for k in track_keys {
         b = b.input("track", k);
     }
+    if let Some(l) = lyrics {
+        b = b.input("lyrics", l);
+    }
     b.finish()
 }
+
+/// Per-track audio keys; empty when the feature set has lyrics only.
+pub fn track_keys(
+    dataset: &DatasetSpec,
+    data: &ResolvedDataset,
+    spec: &FeatureSetSpec,
+) -> Vec<Key> {
+    if spec.features.is_empty() {
+        return Vec::new();
+    }
+    data.input_keys
+        .iter()
+        .map(|k| track_key(dataset, k, spec))
+        .collect()
+}
+
+/// The lyrics block's key: its parameters, every track's id and text, and
+/// for embeddings the content of the model folder.
+pub fn lyrics_key(spec: &FeatureSetSpec, data: &ResolvedDataset) -> Result<Option<Key>> {
+    let Some(l) = &spec.lyrics else {
+        return Ok(None);
+    };
+    let texts: Vec<(&str, Option<&str>)> = data
+        .tracks
+        .iter()
+        .map(|t| (t.id.as_str(), t.lyrics.as_deref()))
+        .collect();
+    let mut b = KeyBuilder::new(LYRICS, 1)
+        .params("lyrics", &serde_json::to_value(l)?)
+        .params("texts", &serde_json::json!(texts));
+    if let LyricsSpec::Embedding(e) = l {
+        b = b.input("model", &embed::folder_key(&e.model)?);
+    }
+    Ok(Some(b.finish()))
+}
+
+pub const LYRICS: &str = "lyrics";
+pub const EMBEDDING: &str = "embedding";
 
 pub fn compute(
     dataset: &DatasetSpec,
     data: &ResolvedDataset,
     spec: &FeatureSetSpec,
     store: &Store,
+    device: &candle_core::Device,
     progress: &indicatif::ProgressBar,
 ) -> Result<FeatureMatrix> {
     let started = Instant::now();
+    let (x, rows, skipped, used_keys, hits) = if spec.features.is_empty() {
+        progress.inc(data.tracks.len() as u64);
+        let n = data.tracks.len();
+        (
+            Array2::zeros((n, 0)),
+            (0..n).collect(),
+            Vec::new(),
+            Vec::new(),
+            0,
+        )
+    } else {
+        audio_block(dataset, data, spec, store, progress)?
+    };
+    let lyrics_key = lyrics_key(spec, data)?;
+    let (x, layout) = match &spec.lyrics {
+        None => (x, Layout::audio(spec.shape())),
+        Some(l) => {
+            let (text, present) =
+                lyrics_block(l, data, &rows, store, device).context("lyrics features")?;
+            let layout = Layout {
+                audio: spec.audio_shape(),
+                text: Some(TextBlock {
+                    dim: text.ncols(),
+                    present,
+                }),
+            };
+            (
+                ndarray::concatenate(ndarray::Axis(1), &[x.view(), text.view()])?,
+                layout,
+            )
+        }
+    };
+    Ok(FeatureMatrix {
+        key: matrix_key(&used_keys, spec, lyrics_key.as_ref()),
+        x,
+        layout,
+        rows,
+        skipped,
+        seconds: started.elapsed().as_secs_f64(),
+        cache_hits: hits,
+    })
+}
+
+type AudioBlock = (
+    Array2<f32>,
+    Vec<usize>,
+    Vec<(String, String)>,
+    Vec<Key>,
+    usize,
+);
+
+/// Per-track audio features (cached), the usable rows, the skipped tracks.
+fn audio_block(
+    dataset: &DatasetSpec,
+    data: &ResolvedDataset,
+    spec: &FeatureSetSpec,
+    store: &Store,
+    progress: &indicatif::ProgressBar,
+) -> Result<AudioBlock> {
     let params = dataset.decode_params();
     let extractor = Extractor::new(spec, params.sample_rate);
-    let keys: Vec<Key> = data
-        .input_keys
-        .iter()
-        .map(|k| track_key(dataset, k, spec))
-        .collect();
+    let keys = track_keys(dataset, data, spec);
     let outcomes: Vec<(Result<Vec<f32>>, bool)> = data
         .tracks
         .par_iter()
@@ -144,14 +247,91 @@ pub fn compute(
             FeatureShape::Sequence { rows, frames } => standardize_rows(&mut x, rows, frames),
         }
     }
-    Ok(FeatureMatrix {
-        key: matrix_key(&used_keys, spec),
-        x,
-        rows,
-        skipped,
-        seconds: started.elapsed().as_secs_f64(),
-        cache_hits: hits,
-    })
+    Ok((x, rows, skipped, used_keys, hits))
+}
+
+/// The lyrics columns of the given rows and whether each track has lyrics.
+/// TF-IDF is fitted on the tracks that have lyrics; the others get zero rows
+/// and `present = false`, so models can mask them.
+fn lyrics_block(
+    spec: &LyricsSpec,
+    data: &ResolvedDataset,
+    rows: &[usize],
+    store: &Store,
+    device: &candle_core::Device,
+) -> Result<(Array2<f32>, Vec<bool>)> {
+    let texts: Vec<Option<&str>> = rows
+        .iter()
+        .map(|&i| {
+            data.tracks[i]
+                .lyrics
+                .as_deref()
+                .filter(|t| !t.trim().is_empty())
+        })
+        .collect();
+    let present: Vec<bool> = texts.iter().map(|t| t.is_some()).collect();
+    let with: Vec<usize> = (0..rows.len()).filter(|&r| present[r]).collect();
+    if with.is_empty() {
+        bail!(
+            "no track has lyrics (they are read from a .txt beside each audio file with the same \
+             stem, or from a manifest's lyrics / lyrics_path column)"
+        );
+    }
+    let vectors: Vec<Vec<f32>> = match spec {
+        LyricsSpec::Tfidf(p) => {
+            let docs: Vec<Vec<String>> =
+                with.iter().map(|&r| p.tokens(texts[r].unwrap())).collect();
+            let t = p.fit_transform(&docs).map_err(anyhow::Error::msg)?;
+            t.x.rows()
+                .into_iter()
+                .map(|r| r.iter().map(|&v| v as f32).collect())
+                .collect()
+        }
+        LyricsSpec::Embedding(p) => {
+            let model = embed::folder_key(&p.model)?;
+            let keys: Vec<Key> = with
+                .iter()
+                .map(|&r| {
+                    KeyBuilder::new(EMBEDDING, 1)
+                        .input("model", &model)
+                        .params("max_length", &serde_json::json!(p.max_length))
+                        .bytes("text", texts[r].unwrap().as_bytes())
+                        .finish()
+                })
+                .collect();
+            let todo: Vec<usize> = (0..with.len())
+                .filter(|&i| !store.contains(EMBEDDING, &keys[i]))
+                .collect();
+            if !todo.is_empty() {
+                let embedder = embed::Embedder::load(p, device)?;
+                let batch: Vec<String> = todo
+                    .iter()
+                    .map(|&i| texts[with[i]].unwrap().to_string())
+                    .collect();
+                let out = embedder.embed(&batch)?;
+                for (&i, v) in todo.iter().zip(&out) {
+                    store.get_or_build(EMBEDDING, &keys[i], |tmp| {
+                        write_vector(&tmp.join("x.npy"), v)
+                    })?;
+                }
+            }
+            keys.iter()
+                .map(|k| {
+                    let dir = store
+                        .lookup(EMBEDDING, k)
+                        .context("embedding vanished from the cache")?;
+                    read_vector(&dir.join("x.npy"))
+                })
+                .collect::<Result<_>>()?
+        }
+    };
+    let dim = vectors[0].len();
+    let mut x = Array2::<f32>::zeros((rows.len(), dim));
+    for (&r, v) in with.iter().zip(&vectors) {
+        x.row_mut(r)
+            .assign(&ndarray::ArrayView1::from(v.as_slice()));
+    }
+    Ok((x, present))
 }
 
 fn extract_track(path: &Path, dataset: &DatasetSpec, extractor: &Extractor) -> Result<Vec<f32>> {

@@ -60,13 +60,21 @@ fn seed_part(uses_seed: bool, seed: u64) -> Vec<u8> {
     }
 }
 
-pub fn represent_key(cell: &Cell, features: &Key, device: &str) -> Key {
+pub fn represent_key(
+    cell: &Cell,
+    features: &Key,
+    device: &str,
+    condition: Option<&[String]>,
+) -> Key {
     let r = &cell.repr.repr;
     let mut b = KeyBuilder::new(REPRESENT, r.version())
         .params("kind", &serde_json::json!(r.kind()))
         .params("params", &r.params())
         .input("features", features)
         .bytes("seed", &seed_part(r.uses_seed(), cell.seed));
+    if let Some(values) = condition {
+        b = b.params("condition", &serde_json::json!(values));
+    }
     if r.uses_seed() {
         // Trained models: CPU and GPU results differ in the last bits.
         b = b.bytes("device", device.as_bytes());
@@ -136,11 +144,7 @@ pub fn plan(exp: &Experiment) -> Result<Vec<PlannedCell>> {
         device::open(device::parse_device(&exp.experiment.device).map_err(|e| anyhow!(e))?)?;
     let mut fm_keys: HashMap<String, (Key, (usize, usize))> = HashMap::new();
     for fv in &exp.feature_sets {
-        let keys: Vec<Key> = data
-            .input_keys
-            .iter()
-            .map(|k| features::track_key(&exp.dataset, k, &fv.spec))
-            .collect();
+        let keys = features::track_keys(&exp.dataset, &data, &fv.spec);
         let cached = keys
             .iter()
             .filter(|k| store.contains(features::STAGE, k))
@@ -149,7 +153,14 @@ pub fn plan(exp: &Experiment) -> Result<Vec<PlannedCell>> {
         // assumes every track is usable, as on a first run.
         fm_keys.insert(
             fv.label.clone(),
-            (features::matrix_key(&keys, &fv.spec), (cached, keys.len())),
+            (
+                features::matrix_key(
+                    &keys,
+                    &fv.spec,
+                    features::lyrics_key(&fv.spec, &data)?.as_ref(),
+                ),
+                (cached, keys.len()),
+            ),
         );
     }
     Ok(exp
@@ -157,7 +168,8 @@ pub fn plan(exp: &Experiment) -> Result<Vec<PlannedCell>> {
         .iter()
         .map(|cell| {
             let (fk, fc) = fm_keys[&cell.features.label];
-            let rk = represent_key(cell, &fk, &device_name);
+            let cond = condition_values(cell, &data).ok().flatten();
+            let rk = represent_key(cell, &fk, &device_name, cond.as_deref());
             let ck = cluster_key(cell, &rk, n_classes);
             let sk = score_key(&exp.metrics.include, &ck, &rk, truth.as_deref());
             PlannedCell {
@@ -226,7 +238,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     let pb = bar(needed.len() * data.tracks.len(), "features", opts.quiet);
     let mut matrices: HashMap<String, Result<Arc<FeatureMatrix>, String>> = HashMap::new();
     for fv in needed {
-        let r = features::compute(&exp.dataset, &data, &fv.spec, &store, &pb)
+        let r = features::compute(&exp.dataset, &data, &fv.spec, &store, &device, &pb)
             .map(Arc::new)
             .map_err(|e| format!("features `{}`: {e:#}", fv.label));
         // on_error = "fail": a bad file stops the whole run (exit 3), not just its cells.
@@ -239,12 +251,20 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     pb.finish_and_clear();
 
     // Represent: one task per distinct key.
+    // A condition column that does not exist is a spec error for the whole run.
+    let mut conditions: HashMap<String, Option<Vec<String>>> = HashMap::new();
+    for c in &cells {
+        if !conditions.contains_key(&c.repr.label) {
+            conditions.insert(c.repr.label.clone(), condition_values(c, &data)?);
+        }
+    }
     let mut tasks: Vec<(&Cell, Arc<FeatureMatrix>, Key)> = Vec::new();
     let mut cell_repr: Vec<Option<Key>> = Vec::new();
     for c in &cells {
         match &matrices[&c.features.label] {
             Ok(fm) => {
-                let k = represent_key(c, &fm.key, &device_name);
+                let cond = conditions[&c.repr.label].as_deref();
+                let k = represent_key(c, &fm.key, &device_name, cond);
                 if !tasks.iter().any(|(_, _, t)| *t == k) {
                     tasks.push((c, fm.clone(), k));
                 }
@@ -257,7 +277,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     let represented: HashMap<Key, Result<Represented, String>> = tasks
         .par_iter()
         .map(|(cell, fm, key)| {
-            let r = represent(cell, fm, *key, &store, &device)
+            let cond = conditions[&cell.repr.label].as_deref();
+            let r = represent(cell, fm, cond, *key, &store, &device)
                 .map_err(|e| format!("{}: {e:#}", cell.repr.label));
             pb.inc(1);
             (*key, r)
@@ -299,7 +320,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
 
     // Cluster and score every cell.
     let pb = bar(cells.len(), "cluster", opts.quiet);
-    let results: Vec<CellResult> = cells
+    let mut results: Vec<CellResult> = cells
         .par_iter()
         .zip(cell_repr.par_iter())
         .map(|(cell, rk)| {
@@ -318,6 +339,30 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         })
         .collect();
     pb.finish_and_clear();
+
+    // A representation conditioned on the labels themselves has seen the
+    // answer: flag its cells and say so.
+    let mut warnings = warnings;
+    for (label, values) in &conditions {
+        let (Some(values), Some(truth)) = (values, &truth_all) else {
+            continue;
+        };
+        if same_partition(values, truth) {
+            let column = cells
+                .iter()
+                .find(|c| &c.repr.label == label)
+                .and_then(|c| c.repr.repr.condition())
+                .unwrap_or("label")
+                .to_string();
+            warnings.push(format!(
+                "label leak: `{label}` is conditioned on `{column}`, which partitions the tracks \
+                 exactly as the true labels do; its external metrics (NMI, ARI, …) are not comparable"
+            ));
+            for r in results.iter_mut().filter(|r| &r.representation == label) {
+                r.label_leak = Some(column.clone());
+            }
+        }
+    }
 
     let mut histories = BTreeMap::new();
     for (k, r) in &represented {
@@ -414,9 +459,43 @@ fn project(r: &Represented, projection: &Projection, store: &Store) -> Result<Pr
     })
 }
 
+/// Whether two labellings group the tracks identically (up to renaming).
+fn same_partition(a: &[String], b: &[usize]) -> bool {
+    let mut ab: HashMap<&str, usize> = HashMap::new();
+    let mut ba: HashMap<usize, &str> = HashMap::new();
+    a.iter().zip(b).all(|(x, &y)| {
+        *ab.entry(x.as_str()).or_insert(y) == y && *ba.entry(y).or_insert(x.as_str()) == x.as_str()
+    })
+}
+
+/// The values of the representation's condition column for every track of
+/// the dataset (None when it asks for none).
+fn condition_values(cell: &Cell, data: &ResolvedDataset) -> Result<Option<Vec<String>>> {
+    let Some(name) = cell.repr.repr.condition() else {
+        return Ok(None);
+    };
+    data.tracks
+        .iter()
+        .map(|t| {
+            t.column(name).ok_or_else(|| {
+                let mut have = vec!["label".to_string(), "language".to_string()];
+                have.extend(t.meta.keys().cloned());
+                anyhow!(
+                    "{}: condition = \"{name}\" names no column of track {} (it has: {})",
+                    cell.repr.label,
+                    t.id,
+                    have.join(", ")
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
 fn represent(
     cell: &Cell,
     fm: &FeatureMatrix,
+    condition: Option<&[String]>,
     key: Key,
     store: &Store,
     device: &candle_core::Device,
@@ -435,11 +514,20 @@ fn represent(
             cached: true,
         });
     }
+    let condition = match (cell.repr.repr.condition(), condition) {
+        (Some(name), Some(all)) => {
+            let rows: Vec<String> = fm.rows.iter().map(|&i| all[i].clone()).collect();
+            Some(crate::models::Condition::from_values(name, &rows))
+        }
+        _ => None,
+    };
     let mut out = None;
     store.publish(REPRESENT, &key, |tmp| {
         let fitted = cell.repr.repr.fit(
             &FitInput {
                 x: &fm.x,
+                layout: &fm.layout,
+                condition: condition.as_ref(),
                 seed: cell.seed,
                 device,
             },
@@ -507,6 +595,7 @@ fn base_result(cell: &Cell) -> CellResult {
         final_loss: None,
         keys: BTreeMap::new(),
         assignments: Vec::new(),
+        label_leak: None,
     }
 }
 

@@ -109,6 +109,8 @@ struct ReportContext {
     undefined: Vec<(String, String, String)>,
     /// External metrics: the clustering vs the true labels, and vs shuffled labels.
     warnings: Vec<String>,
+    /// Label-leak warnings, shown again above the leaderboard.
+    leaks: Vec<String>,
     control_metrics: Vec<String>,
     control: Vec<(String, Vec<String>)>,
     /// Metrics with noise points excluded, for configurations that mark noise.
@@ -170,7 +172,11 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
         .enumerate()
         .map(|(i, r)| LeaderRow {
             rank: i + 1,
-            config: esc(&r.config),
+            config: if r.label_leak {
+                format!("{} ⚠ label leak", esc(&r.config))
+            } else {
+                esc(&r.config)
+            },
             feature_set: esc(&r.feature_set),
             representation: esc(&r.representation),
             clusterer: esc(&r.clusterer),
@@ -388,6 +394,12 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
             .collect(),
         undefined,
         warnings: rec.warnings.iter().map(|w| esc(w)).collect(),
+        leaks: rec
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("label leak"))
+            .map(|w| esc(w))
+            .collect(),
         control_metrics,
         control,
         noise,

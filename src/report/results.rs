@@ -105,6 +105,10 @@ pub struct CellResult {
     /// Cluster id per row of the feature set (−1 = noise).
     #[serde(default)]
     pub assignments: Vec<i64>,
+    /// The condition column, when the representation was conditioned on
+    /// the very labels the external metrics score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_leak: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -174,6 +174,8 @@ pub struct AggRow {
     pub control: BTreeMap<String, Agg>,
     /// Metrics with noise points left out (clusterers that mark noise).
     pub noise_excluded: BTreeMap<String, Agg>,
+    /// Conditioned on the labels the external metrics score.
+    pub label_leak: bool,
 }
 
 fn agg_map<'a>(
@@ -225,6 +227,7 @@ pub fn aggregate(rec: &RunRecord) -> Vec<AggRow> {
                 metrics: agg_map(cs, |c| &c.metrics),
                 control: agg_map(cs, |c| &c.control),
                 noise_excluded: agg_map(cs, |c| &c.noise_excluded),
+                label_leak: cs.iter().any(|c| c.label_leak.is_some()),
             }
         })
         .collect()

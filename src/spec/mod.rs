@@ -456,7 +456,10 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
             {
                 continue;
             }
-            if !r.repr.accepts(f.spec.shape()) {
+            if !r
+                .repr
+                .accepts(f.spec.audio_shape(), f.spec.lyrics.is_some())
+            {
                 continue;
             }
             for c in &clusterers {

@@ -1,0 +1,379 @@
+//! `hybrid_vae`: audio and lyrics in one latent.
+//!
+//! Two encoders, one per modality, each give a Gaussian expert q(z | x_m);
+//! they are fused with the prior N(0, I) as a product of experts (Wu &
+//! Goodman 2018, "Multimodal generative models for scalable weakly-
+//! supervised learning"):
+//!
+//!   precision T = 1 + Σ_m m_m / σ_m²,   μ = (Σ_m m_m μ_m / σ_m²) / T,
+//!
+//! where m_m is 1 when the track has that modality. A track without lyrics
+//! is thus encoded from its audio alone: its empty lyrics are masked out of
+//! the fusion and of the lyrics reconstruction loss, never fed in as zeros
+//! that pretend to be text. Two decoders reconstruct both modalities from z;
+//! the loss is audio_weight · recon_audio + lyrics_weight · recon_lyrics
+//! (over tracks with lyrics) + KL.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use candle_core::{Module, Tensor, D};
+use candle_nn::Linear;
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+use super::init::{self, Param};
+use super::layers::{self, Activation, GaussianHead, Hidden, Mlp, Mode, NormKind};
+use super::loss::{kl_per_row, KlWeighting, ReconLoss};
+use super::train::{self, BatchLoss, TrainingParams};
+use super::vae::{check_net, encode_all, to_tensor};
+use super::{FitInput, Fitted, Representer};
+use crate::dsp::FeatureShape;
+use crate::spec::KeyError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HybridParams {
+    pub kind: String,
+    #[serde(default = "d_latent")]
+    pub latent_dim: usize,
+    #[serde(default = "d_audio_hidden")]
+    pub audio_hidden: Vec<usize>,
+    #[serde(default = "d_lyrics_hidden")]
+    pub lyrics_hidden: Vec<usize>,
+    #[serde(default = "d_act")]
+    pub activation: Activation,
+    #[serde(default)]
+    pub dropout: f64,
+    #[serde(default)]
+    pub norm: NormKind,
+    #[serde(default = "d_one")]
+    pub audio_weight: f64,
+    #[serde(default = "d_one")]
+    pub lyrics_weight: f64,
+    #[serde(default)]
+    pub audio_loss: ReconLoss,
+    /// TF-IDF rows lie in [0, 1]; "bce" suits them, "mse" suits embeddings.
+    #[serde(default)]
+    pub lyrics_loss: ReconLoss,
+    #[serde(default = "d_one")]
+    pub beta: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_warmup: Option<usize>,
+}
+
+fn d_latent() -> usize {
+    16
+}
+fn d_audio_hidden() -> Vec<usize> {
+    vec![128, 64]
+}
+fn d_lyrics_hidden() -> Vec<usize> {
+    vec![64]
+}
+fn d_act() -> Activation {
+    Activation::Relu
+}
+fn d_one() -> f64 {
+    1.0
+}
+
+pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {
+    let (training, rest) = TrainingParams::take(table, path)?;
+    let p: HybridParams = crate::spec::typed_table(&rest, path)?;
+    let at = |k: &str| crate::spec::error::join_path(path, &[k.into()]);
+    check_net(&p.audio_hidden, p.latent_dim, p.dropout, path)?;
+    check_net(&p.lyrics_hidden, p.latent_dim, p.dropout, path)?;
+    for (k, v) in [
+        ("audio_weight", p.audio_weight),
+        ("lyrics_weight", p.lyrics_weight),
+        ("beta", p.beta),
+    ] {
+        if !(v >= 0.0 && v.is_finite()) {
+            return Err(KeyError::new(&at(k), "must be zero or positive"));
+        }
+    }
+    Ok(Box::new(HybridVae { p, training }))
+}
+
+pub struct HybridVae {
+    pub p: HybridParams,
+    pub training: TrainingParams,
+}
+
+struct Expert {
+    enc: Mlp,
+    head: GaussianHead,
+}
+
+struct Net {
+    audio: Expert,
+    lyrics: Expert,
+    audio_dec: (Mlp, Linear),
+    lyrics_dec: (Mlp, Linear),
+}
+
+impl Expert {
+    fn new(
+        name: &str,
+        input: usize,
+        widths: &[usize],
+        hidden: Hidden,
+        latent: usize,
+        rng: &mut Xoshiro256PlusPlus,
+        device: &candle_core::Device,
+        params: &mut Vec<Param>,
+    ) -> candle_core::Result<Expert> {
+        let enc = Mlp::new(
+            &format!("{name}_encoder"),
+            input,
+            widths,
+            hidden,
+            rng,
+            device,
+            params,
+        )?;
+        let mut own = Vec::new();
+        let head = GaussianHead::new(enc.out_width, latent, rng, device, &mut own)?;
+        for mut p in own {
+            p.name = format!("{name}_{}", p.name);
+            params.push(p);
+        }
+        Ok(Expert { enc, head })
+    }
+
+    fn forward(&self, x: &Tensor, mode: &mut Mode) -> candle_core::Result<(Tensor, Tensor)> {
+        self.head.forward(&self.enc.forward(x, mode)?)
+    }
+}
+
+fn decoder(
+    name: &str,
+    latent: usize,
+    widths: &[usize],
+    output: usize,
+    hidden: Hidden,
+    rng: &mut Xoshiro256PlusPlus,
+    device: &candle_core::Device,
+    params: &mut Vec<Param>,
+) -> candle_core::Result<(Mlp, Linear)> {
+    let rev: Vec<usize> = widths.iter().rev().copied().collect();
+    let mlp = Mlp::new(
+        &format!("{name}_decoder"),
+        latent,
+        &rev,
+        hidden,
+        rng,
+        device,
+        params,
+    )?;
+    let out = init::linear(
+        &format!("{name}_output"),
+        mlp.out_width,
+        output,
+        rng,
+        device,
+        params,
+    )?;
+    Ok((mlp, out))
+}
+
+/// Product of Gaussian experts with the N(0, I) prior; `mask` (batch × 1,
+/// 0 or 1) switches the lyrics expert off for tracks without lyrics.
+pub fn product_of_experts(
+    audio: (&Tensor, &Tensor),
+    lyrics: (&Tensor, &Tensor),
+    mask: &Tensor,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let pa = audio.1.neg()?.exp()?;
+    let pl = lyrics.1.neg()?.exp()?.broadcast_mul(mask)?;
+    let precision = ((&pa + &pl)? + 1.0)?;
+    let mu = ((audio.0 * &pa)? + (lyrics.0 * &pl)?)?.div(&precision)?;
+    Ok((mu, precision.log()?.neg()?))
+}
+
+impl HybridVae {
+    fn hidden(&self) -> Hidden {
+        Hidden {
+            act: self.p.activation,
+            norm: self.p.norm,
+            dropout: self.p.dropout,
+        }
+    }
+}
+
+impl Representer for HybridVae {
+    fn kind(&self) -> &'static str {
+        "hybrid_vae"
+    }
+    fn params(&self) -> serde_json::Value {
+        train::merged_params(&self.p, &self.training)
+    }
+    fn uses_seed(&self) -> bool {
+        true
+    }
+    fn accepts(&self, audio: Option<FeatureShape>, has_text: bool) -> bool {
+        audio.is_some() && has_text
+    }
+
+    fn fit(&self, input: &FitInput, out_dir: &Path) -> Result<Fitted> {
+        let Some(text) = &input.layout.text else {
+            bail!("hybrid_vae needs a feature set with lyrics (`lyrics = …` in the feature set)");
+        };
+        let (n, d) = input.x.dim();
+        let da = input.layout.audio_dim();
+        if da == 0 || da + text.dim != d {
+            bail!(
+                "hybrid_vae: expected {da} audio + {} lyrics columns, got {d}",
+                text.dim
+            );
+        }
+        if n < 2 {
+            bail!("need at least 2 tracks to train, got {n}");
+        }
+        let audio_x = input.x.slice(ndarray::s![.., ..da]).to_owned();
+        let lyrics_x = input.x.slice(ndarray::s![.., da..]).to_owned();
+        if let Some(v) = audio_x.as_slice() {
+            self.p
+                .audio_loss
+                .check_inputs(v)
+                .map_err(|e| anyhow::anyhow!("audio: {e}"))?;
+        }
+        if let Some(v) = lyrics_x.as_slice() {
+            self.p
+                .lyrics_loss
+                .check_inputs(v)
+                .map_err(|e| anyhow::anyhow!("lyrics: {e}"))?;
+        }
+        let with_lyrics = text.present.iter().filter(|&&p| p).count();
+        if with_lyrics == 0 {
+            bail!("no track has lyrics: hybrid_vae has nothing to fuse");
+        }
+        let device = input.device;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(input.seed);
+        let mut params = Vec::new();
+        let latent = self.p.latent_dim;
+        let h = self.hidden();
+        let net = Net {
+            audio: Expert::new(
+                "audio",
+                da,
+                &self.p.audio_hidden,
+                h,
+                latent,
+                &mut rng,
+                device,
+                &mut params,
+            )?,
+            lyrics: Expert::new(
+                "lyrics",
+                text.dim,
+                &self.p.lyrics_hidden,
+                h,
+                latent,
+                &mut rng,
+                device,
+                &mut params,
+            )?,
+            audio_dec: decoder(
+                "audio",
+                latent,
+                &self.p.audio_hidden,
+                da,
+                h,
+                &mut rng,
+                device,
+                &mut params,
+            )?,
+            lyrics_dec: decoder(
+                "lyrics",
+                latent,
+                &self.p.lyrics_hidden,
+                text.dim,
+                h,
+                &mut rng,
+                device,
+                &mut params,
+            )?,
+        };
+        let xa = to_tensor(&audio_x, device)?;
+        let xl = to_tensor(&lyrics_x, device)?;
+        let mask: Vec<f32> = text.present.iter().map(|&p| p as u8 as f32).collect();
+        let mask = Tensor::from_vec(mask, (n, 1), device)?;
+        let weighting = KlWeighting::Beta {
+            beta: self.p.beta,
+            warmup: self.p.kl_warmup.unwrap_or(0) as f64,
+        };
+        let encode = |rows: &Tensor, mode: &mut Mode| -> candle_core::Result<(Tensor, Tensor)> {
+            let a = net.audio.forward(&xa.index_select(rows, 0)?, mode)?;
+            let l = net.lyrics.forward(&xl.index_select(rows, 0)?, mode)?;
+            product_of_experts((&a.0, &a.1), (&l.0, &l.1), &mask.index_select(rows, 0)?)
+        };
+        let (wa, wl) = (self.p.audio_weight, self.p.lyrics_weight);
+        let (la, ll) = (self.p.audio_loss, self.p.lyrics_loss);
+        let history = train::fit(
+            n,
+            &params,
+            &self.training.config(),
+            &mut rng,
+            device,
+            |step, mode| {
+                let (mu, logvar) = encode(step.rows, mode)?;
+                let z = layers::reparameterize(&mu, &logvar, mode)?;
+                let ra = net
+                    .audio_dec
+                    .1
+                    .forward(&net.audio_dec.0.forward(&z, mode)?)?;
+                let rl = net
+                    .lyrics_dec
+                    .1
+                    .forward(&net.lyrics_dec.0.forward(&z, mode)?)?;
+                let mb = mask.index_select(step.rows, 0)?.squeeze(D::Minus1)?;
+                let audio_rec = la
+                    .per_row(&ra, &xa.index_select(step.rows, 0)?)?
+                    .mean_all()?;
+                // Mean over the batch's rows, lyrics counted only where present.
+                let lyrics_rec = (ll.per_row(&rl, &xl.index_select(step.rows, 0)?)? * &mb)?
+                    .sum_all()?
+                    .affine(1.0 / step.rows.dim(0)? as f64, 0.0)?;
+                let reconstruction = ((&audio_rec * wa)? + (&lyrics_rec * wl)?)?;
+                let kl = kl_per_row(&mu, &logvar)?.mean_all()?;
+                Ok(BatchLoss {
+                    total: (&reconstruction + weighting.apply(&kl, step.progress)?)?,
+                    reconstruction,
+                    kl,
+                })
+            },
+        )?;
+        let latent = encode_all(n, device, &mut rng, |idx, mode| Ok(encode(idx, mode)?.0))?;
+        let mut config = self.params();
+        config["audio_dim"] = serde_json::json!(da);
+        config["lyrics_dim"] = serde_json::json!(text.dim);
+        train::save_checkpoint(&params, &config, out_dir)?;
+        Ok(Fitted { latent, history })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With the lyrics expert masked out, the fusion is the audio expert
+    /// times the prior; with both, precisions add.
+    #[test]
+    fn product_of_experts_follows_the_formula() {
+        let dev = candle_core::Device::Cpu;
+        let t = |v: f32| Tensor::new(&[[v]], &dev).unwrap();
+        let v = |t: Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0];
+        // Audio: μ = 2, σ² = 1 (precision 1); lyrics: μ = −1, σ² = 0.5 (precision 2).
+        let (mu, lv) =
+            product_of_experts((&t(2.0), &t(0.0)), (&t(-1.0), &t(0.5f32.ln())), &t(0.0)).unwrap();
+        assert!((v(mu) - 1.0).abs() < 1e-6); // (2·1) / (1 + 1)
+        assert!((v(lv) - (0.5f32).ln()).abs() < 1e-6);
+        let (mu, lv) =
+            product_of_experts((&t(2.0), &t(0.0)), (&t(-1.0), &t(0.5f32.ln())), &t(1.0)).unwrap();
+        assert!((v(mu) - 0.0).abs() < 1e-6); // (2 − 2) / 4
+        assert!((v(lv) - (0.25f32).ln()).abs() < 1e-6);
+    }
+}
