@@ -193,10 +193,24 @@ pub fn synth(file: Option<&Path>, set: &[String], out: &Path) -> Result<i32, Fai
             }
         },
         None => {
-            let table: toml::Table = "kind = \"synthetic\"".parse().unwrap();
+            let mut table: toml::Table = "kind = \"synthetic\"".parse().unwrap();
+            add_sets(&mut table, set)?;
             match crate::data::DatasetSpec::parse(&table, &["dataset".into()]) {
                 Ok(crate::data::DatasetSpec::Synthetic(s)) => s,
-                _ => unreachable!("the default synthetic spec is valid"),
+                Ok(_) => {
+                    return Err(Failure {
+                        code: exit::BAD_SPEC,
+                        error: anyhow::anyhow!(
+                            "--set kind: synth writes the synthetic corpus only"
+                        ),
+                    })
+                }
+                Err(e) => {
+                    return Err(Failure {
+                        code: exit::BAD_SPEC,
+                        error: anyhow::anyhow!("--set {}: {}", e.path.join("."), e.message),
+                    })
+                }
             }
         }
     };
@@ -209,6 +223,21 @@ pub fn synth(file: Option<&Path>, set: &[String], out: &Path) -> Result<i32, Fai
         out.display()
     );
     Ok(exit::OK)
+}
+
+/// Adds `--set KEY=VALUE` pairs (TOML values) to a flat table.
+fn add_sets(table: &mut toml::Table, set: &[String]) -> Result<(), Failure> {
+    for raw in set {
+        let (k, v) = raw.split_once('=').ok_or_else(|| Failure {
+            code: exit::BAD_SPEC,
+            error: anyhow::anyhow!("--set {raw}: expected KEY=VALUE, e.g. --set n_mfcc=40"),
+        })?;
+        table.insert(
+            k.trim().to_string(),
+            crate::spec::source::parse_override_value(v),
+        );
+    }
+    Ok(())
 }
 
 /// `runner score`: metrics of any embedding and labelling, in the golden
@@ -315,16 +344,7 @@ pub fn features(
         "features".into(),
         toml::Value::Array(vec![toml::Value::String(feature.into())]),
     );
-    for raw in set {
-        let (k, v) = raw.split_once('=').ok_or_else(|| Failure {
-            code: exit::BAD_SPEC,
-            error: anyhow::anyhow!("--set {raw}: expected KEY=VALUE, e.g. --set n_mfcc=40"),
-        })?;
-        table.insert(
-            k.trim().to_string(),
-            crate::spec::source::parse_override_value(v),
-        );
-    }
+    add_sets(&mut table, set)?;
     let spec = crate::dsp::FeatureSetSpec::parse(&table, &[]).map_err(|e| Failure {
         code: exit::BAD_SPEC,
         error: anyhow::anyhow!(

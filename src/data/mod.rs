@@ -2,6 +2,7 @@
 //! path on disk, so the decode stage is the same real path for all of them.
 
 pub mod folders;
+pub mod manifest;
 pub mod synthetic;
 
 use std::path::{Path, PathBuf};
@@ -66,18 +67,43 @@ pub struct DecodeParams {
 pub enum DatasetSpec {
     Synthetic(synthetic::SyntheticSpec),
     Folders(folders::FoldersSpec),
+    /// A CSV of tracks; `path` is the CSV, the decode options are a folder
+    /// dataset's.
+    Manifest(folders::FoldersSpec),
 }
 
-pub const DATASET_KINDS: &[&str] = &["synthetic", "folders"];
+pub const DATASET_KINDS: &[&str] = &["synthetic", "folders", "manifest"];
+
+/// Keys that only file datasets have. When a file dataset is switched to
+/// the built-in corpus (`--set dataset.kind=synthetic`), they are dropped
+/// rather than rejected, and `duration` with them: a file dataset's
+/// excerpt length is not the length of a synthetic clip.
+const FILE_ONLY_KEYS: &[&str] = &[
+    "path",
+    "offset",
+    "duration",
+    "min_duration",
+    "short_clips",
+    "on_error",
+];
 
 impl DatasetSpec {
     pub fn parse(table: &toml::Table, path: &[String]) -> Result<Self, KeyError> {
         let kind = crate::spec::kind_of(table, path, DATASET_KINDS)?;
         match kind {
-            "synthetic" => Ok(DatasetSpec::Synthetic(
-                typed_table::<synthetic::SyntheticSpec>(table, path)?.checked(path)?,
-            )),
+            "synthetic" => {
+                let mut table = table.clone();
+                if table.contains_key("path") {
+                    table.retain(|k, _| !FILE_ONLY_KEYS.contains(&k.as_ref()));
+                }
+                Ok(DatasetSpec::Synthetic(
+                    typed_table::<synthetic::SyntheticSpec>(&table, path)?.checked(path)?,
+                ))
+            }
             "folders" => Ok(DatasetSpec::Folders(
+                typed_table::<folders::FoldersSpec>(table, path)?.checked(path)?,
+            )),
+            "manifest" => Ok(DatasetSpec::Manifest(
                 typed_table::<folders::FoldersSpec>(table, path)?.checked(path)?,
             )),
             other => unreachable!("kind_of accepted `{other}`"),
@@ -91,7 +117,7 @@ impl DatasetSpec {
                 offset: 0.0,
                 duration: None,
             },
-            DatasetSpec::Folders(f) => DecodeParams {
+            DatasetSpec::Folders(f) | DatasetSpec::Manifest(f) => DecodeParams {
                 sample_rate: f.sample_rate,
                 offset: f.offset,
                 duration: f.duration,
@@ -102,19 +128,19 @@ impl DatasetSpec {
     pub fn on_error(&self) -> OnError {
         match self {
             DatasetSpec::Synthetic(_) => OnError::Fail,
-            DatasetSpec::Folders(f) => f.on_error,
+            DatasetSpec::Folders(f) | DatasetSpec::Manifest(f) => f.on_error,
         }
     }
 
     /// Zero-pad short clips to `min_duration` rather than dropping them.
     pub fn pad_short_clips(&self) -> bool {
-        matches!(self, DatasetSpec::Folders(f) if f.short_clips == folders::ShortClips::Pad)
+        matches!(self, DatasetSpec::Folders(f) | DatasetSpec::Manifest(f) if f.short_clips == folders::ShortClips::Pad)
     }
 
     pub fn min_duration(&self) -> f64 {
         match self {
             DatasetSpec::Synthetic(_) => 0.0,
-            DatasetSpec::Folders(f) => f.min_duration,
+            DatasetSpec::Folders(f) | DatasetSpec::Manifest(f) => f.min_duration,
         }
     }
 
@@ -125,6 +151,7 @@ impl DatasetSpec {
                 s.classes, s.clips_per_class, s.duration, s.seed
             ),
             DatasetSpec::Folders(f) => format!("folders under {}", f.path.display()),
+            DatasetSpec::Manifest(f) => format!("manifest {}", f.path.display()),
         }
     }
 }

@@ -9,7 +9,7 @@ use anyhow::Result;
 use rayon::prelude::*;
 
 use crate::cache::{hash_file, Key, KeyBuilder, Store};
-use crate::data::{folders, synthetic, DatasetSpec, Track};
+use crate::data::{folders, manifest, synthetic, DatasetSpec, Track};
 
 pub struct ResolvedDataset {
     pub tracks: Vec<Track>,
@@ -52,8 +52,12 @@ pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
             }
             (tracks, keys, Some((key, dir, s.clone())))
         }
-        DatasetSpec::Folders(f) => {
-            let tracks = folders::list(&f.path)?;
+        DatasetSpec::Folders(_) | DatasetSpec::Manifest(_) => {
+            let tracks = match spec {
+                DatasetSpec::Manifest(m) => manifest::list(&m.path)?,
+                DatasetSpec::Folders(f) => folders::list(&f.path)?,
+                DatasetSpec::Synthetic(_) => unreachable!(),
+            };
             let keys = tracks
                 .par_iter()
                 .map(|t| {
