@@ -29,6 +29,7 @@ fn music(seconds: f64, class: usize, seed: u64) -> Vec<f32> {
         seed,
         overlap: 0.0,
         lyrics: false,
+        lyrics_coverage: 0.0,
     };
     generate_clip(&spec, class, 0).samples
 }

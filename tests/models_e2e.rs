@@ -277,3 +277,58 @@ fn shipped_experiments_run_on_the_built_in_corpus() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(dir.path().join("r/easy/report.html").is_file());
 }
+
+/// Embeddings made by another tool, clustered without any audio: three
+/// separated blobs in 8-D from a .npy and labels from a .txt.
+#[test]
+fn precomputed_embeddings_cluster_without_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut x = ndarray::Array2::<f64>::zeros((60, 8));
+    let mut labels = String::new();
+    for r in 0..60 {
+        let c = r % 3;
+        for j in 0..8 {
+            // Deterministic jitter, well inside the 10-unit separation.
+            x[[r, j]] = (c * 10) as f64 * if j % 2 == 0 { 1.0 } else { -1.0 }
+                + ((r * 7 + j * 3) % 11) as f64 / 11.0;
+        }
+        labels.push_str(&format!("class{c}\n"));
+    }
+    ndarray_npy::write_npy(dir.path().join("emb.npy"), &x).unwrap();
+    std::fs::write(dir.path().join("labels.txt"), labels).unwrap();
+    let spec = r#"[experiment]
+name = "pre"
+cache_dir = "cache"
+[dataset]
+kind = "precomputed"
+path = "emb.npy"
+labels = "labels.txt"
+[features.emb]
+[baselines.raw]
+kind = "raw"
+[models.vae]
+kind = "vae"
+latent_dim = 2
+hidden = [16]
+epochs = 30
+[clusterers.kmeans]
+kind = "kmeans"
+k = "labels"
+[report]
+out_dir = "reports"
+"#;
+    std::fs::write(dir.path().join("pre.toml"), spec).unwrap();
+    let o = runner(dir.path(), &["run", "pre.toml", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("reports/pre/results.json")).unwrap(),
+    )
+    .unwrap();
+    for c in rec["cells"].as_array().unwrap() {
+        let nmi = c["metrics"]["nmi_arithmetic"].as_f64().unwrap();
+        assert!(nmi > 0.99, "{}: NMI {nmi}", c["cell"]);
+    }
+    assert_eq!(rec["dataset"]["tracks"], 60);
+    let o = runner(dir.path(), &["plan", "pre.toml"]);
+    assert!(text(&o).contains("fully cached"), "{}", text(&o));
+}

@@ -3,6 +3,7 @@
 
 pub mod folders;
 pub mod manifest;
+pub mod precomputed;
 pub mod synthetic;
 
 use std::path::{Path, PathBuf};
@@ -70,9 +71,11 @@ pub enum DatasetSpec {
     /// A CSV of tracks; `path` is the CSV, the decode options are a folder
     /// dataset's.
     Manifest(folders::FoldersSpec),
+    /// Feature rows made elsewhere: no decoding, no extraction.
+    Precomputed(precomputed::PrecomputedSpec),
 }
 
-pub const DATASET_KINDS: &[&str] = &["synthetic", "folders", "manifest"];
+pub const DATASET_KINDS: &[&str] = &["synthetic", "folders", "manifest", "precomputed"];
 
 /// Keys that only file datasets have. When a file dataset is switched to
 /// the built-in corpus (`--set dataset.kind=synthetic`), they are dropped
@@ -94,7 +97,7 @@ impl DatasetSpec {
             "synthetic" => {
                 let mut table = table.clone();
                 if table.contains_key("path") {
-                    table.retain(|k, _| !FILE_ONLY_KEYS.contains(&k.as_ref()));
+                    table.retain(|k, _| !FILE_ONLY_KEYS.contains(&k));
                 }
                 Ok(DatasetSpec::Synthetic(
                     typed_table::<synthetic::SyntheticSpec>(&table, path)?.checked(path)?,
@@ -105,6 +108,9 @@ impl DatasetSpec {
             )),
             "manifest" => Ok(DatasetSpec::Manifest(
                 typed_table::<folders::FoldersSpec>(table, path)?.checked(path)?,
+            )),
+            "precomputed" => Ok(DatasetSpec::Precomputed(
+                typed_table::<precomputed::PrecomputedSpec>(table, path)?.checked(path)?,
             )),
             other => unreachable!("kind_of accepted `{other}`"),
         }
@@ -122,12 +128,18 @@ impl DatasetSpec {
                 offset: f.offset,
                 duration: f.duration,
             },
+            // Nothing is decoded; the values only fill the key's slot.
+            DatasetSpec::Precomputed(_) => DecodeParams {
+                sample_rate: 0,
+                offset: 0.0,
+                duration: None,
+            },
         }
     }
 
     pub fn on_error(&self) -> OnError {
         match self {
-            DatasetSpec::Synthetic(_) => OnError::Fail,
+            DatasetSpec::Synthetic(_) | DatasetSpec::Precomputed(_) => OnError::Fail,
             DatasetSpec::Folders(f) | DatasetSpec::Manifest(f) => f.on_error,
         }
     }
@@ -139,7 +151,7 @@ impl DatasetSpec {
 
     pub fn min_duration(&self) -> f64 {
         match self {
-            DatasetSpec::Synthetic(_) => 0.0,
+            DatasetSpec::Synthetic(_) | DatasetSpec::Precomputed(_) => 0.0,
             DatasetSpec::Folders(f) | DatasetSpec::Manifest(f) => f.min_duration,
         }
     }
@@ -152,6 +164,7 @@ impl DatasetSpec {
             ),
             DatasetSpec::Folders(f) => format!("folders under {}", f.path.display()),
             DatasetSpec::Manifest(f) => format!("manifest {}", f.path.display()),
+            DatasetSpec::Precomputed(p) => format!("precomputed features {}", p.path.display()),
         }
     }
 }

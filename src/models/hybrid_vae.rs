@@ -90,7 +90,7 @@ pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer
         ("lyrics_weight", p.lyrics_weight),
         ("beta", p.beta),
     ] {
-        if !(v >= 0.0 && v.is_finite()) {
+        if v < 0.0 || !v.is_finite() {
             return Err(KeyError::new(&at(k), "must be zero or positive"));
         }
     }
@@ -114,69 +114,74 @@ struct Net {
     lyrics_dec: (Mlp, Linear),
 }
 
-impl Expert {
-    fn new(
+/// What every part of the network is built with.
+struct Builder<'a> {
+    hidden: Hidden,
+    latent: usize,
+    rng: &'a mut Xoshiro256PlusPlus,
+    device: &'a candle_core::Device,
+    params: &'a mut Vec<Param>,
+}
+
+impl Builder<'_> {
+    /// `{name}_encoder.*` layers and a `{name}_mu` / `{name}_logvar` head.
+    fn expert(
+        &mut self,
         name: &str,
         input: usize,
         widths: &[usize],
-        hidden: Hidden,
-        latent: usize,
-        rng: &mut Xoshiro256PlusPlus,
-        device: &candle_core::Device,
-        params: &mut Vec<Param>,
     ) -> candle_core::Result<Expert> {
         let enc = Mlp::new(
             &format!("{name}_encoder"),
             input,
             widths,
-            hidden,
-            rng,
-            device,
-            params,
+            self.hidden,
+            self.rng,
+            self.device,
+            self.params,
         )?;
         let mut own = Vec::new();
-        let head = GaussianHead::new(enc.out_width, latent, rng, device, &mut own)?;
+        let head = GaussianHead::new(enc.out_width, self.latent, self.rng, self.device, &mut own)?;
         for mut p in own {
             p.name = format!("{name}_{}", p.name);
-            params.push(p);
+            self.params.push(p);
         }
         Ok(Expert { enc, head })
     }
 
-    fn forward(&self, x: &Tensor, mode: &mut Mode) -> candle_core::Result<(Tensor, Tensor)> {
-        self.head.forward(&self.enc.forward(x, mode)?)
+    /// `{name}_decoder.*` layers mirroring `widths`, then `{name}_output`.
+    fn decoder(
+        &mut self,
+        name: &str,
+        widths: &[usize],
+        output: usize,
+    ) -> candle_core::Result<(Mlp, Linear)> {
+        let rev: Vec<usize> = widths.iter().rev().copied().collect();
+        let mlp = Mlp::new(
+            &format!("{name}_decoder"),
+            self.latent,
+            &rev,
+            self.hidden,
+            self.rng,
+            self.device,
+            self.params,
+        )?;
+        let out = init::linear(
+            &format!("{name}_output"),
+            mlp.out_width,
+            output,
+            self.rng,
+            self.device,
+            self.params,
+        )?;
+        Ok((mlp, out))
     }
 }
 
-fn decoder(
-    name: &str,
-    latent: usize,
-    widths: &[usize],
-    output: usize,
-    hidden: Hidden,
-    rng: &mut Xoshiro256PlusPlus,
-    device: &candle_core::Device,
-    params: &mut Vec<Param>,
-) -> candle_core::Result<(Mlp, Linear)> {
-    let rev: Vec<usize> = widths.iter().rev().copied().collect();
-    let mlp = Mlp::new(
-        &format!("{name}_decoder"),
-        latent,
-        &rev,
-        hidden,
-        rng,
-        device,
-        params,
-    )?;
-    let out = init::linear(
-        &format!("{name}_output"),
-        mlp.out_width,
-        output,
-        rng,
-        device,
-        params,
-    )?;
-    Ok((mlp, out))
+impl Expert {
+    fn forward(&self, x: &Tensor, mode: &mut Mode) -> candle_core::Result<(Tensor, Tensor)> {
+        self.head.forward(&self.enc.forward(x, mode)?)
+    }
 }
 
 /// Product of Gaussian experts with the N(0, I) prior; `mask` (batch × 1,
@@ -253,49 +258,18 @@ impl Representer for HybridVae {
         let device = input.device;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(input.seed);
         let mut params = Vec::new();
-        let latent = self.p.latent_dim;
-        let h = self.hidden();
+        let mut b = Builder {
+            hidden: self.hidden(),
+            latent: self.p.latent_dim,
+            rng: &mut rng,
+            device,
+            params: &mut params,
+        };
         let net = Net {
-            audio: Expert::new(
-                "audio",
-                da,
-                &self.p.audio_hidden,
-                h,
-                latent,
-                &mut rng,
-                device,
-                &mut params,
-            )?,
-            lyrics: Expert::new(
-                "lyrics",
-                text.dim,
-                &self.p.lyrics_hidden,
-                h,
-                latent,
-                &mut rng,
-                device,
-                &mut params,
-            )?,
-            audio_dec: decoder(
-                "audio",
-                latent,
-                &self.p.audio_hidden,
-                da,
-                h,
-                &mut rng,
-                device,
-                &mut params,
-            )?,
-            lyrics_dec: decoder(
-                "lyrics",
-                latent,
-                &self.p.lyrics_hidden,
-                text.dim,
-                h,
-                &mut rng,
-                device,
-                &mut params,
-            )?,
+            audio: b.expert("audio", da, &self.p.audio_hidden)?,
+            lyrics: b.expert("lyrics", text.dim, &self.p.lyrics_hidden)?,
+            audio_dec: b.decoder("audio", &self.p.audio_hidden, da)?,
+            lyrics_dec: b.decoder("lyrics", &self.p.lyrics_hidden, text.dim)?,
         };
         let xa = to_tensor(&audio_x, device)?;
         let xl = to_tensor(&lyrics_x, device)?;

@@ -96,10 +96,10 @@ impl TrainingParams {
         if !(p.lr > 0.0 && p.lr.is_finite()) {
             return err("lr", "must be a positive number");
         }
-        if !(p.weight_decay >= 0.0) {
+        if p.weight_decay < 0.0 || p.weight_decay.is_nan() {
             return err("weight_decay", "must be zero or positive");
         }
-        if p.grad_clip.is_some_and(|c| !(c > 0.0)) {
+        if p.grad_clip.is_some_and(|c| c <= 0.0 || c.is_nan()) {
             return err("grad_clip", "must be positive");
         }
         if !(0.0..0.9).contains(&p.validation_split) {

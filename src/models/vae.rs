@@ -153,13 +153,13 @@ pub fn parse_variant(
         }
     }
     check_net(&p.hidden, p.latent_dim, p.dropout, path)?;
-    if p.beta.is_some_and(|b| !(b >= 0.0 && b.is_finite())) {
+    if p.beta.is_some_and(|b| b < 0.0 || !b.is_finite()) {
         return Err(KeyError::new(&at("beta"), "must be zero or positive"));
     }
-    if p.gamma.is_some_and(|g| !(g > 0.0)) {
+    if p.gamma.is_some_and(|g| g <= 0.0 || g.is_nan()) {
         return Err(KeyError::new(&at("gamma"), "must be positive"));
     }
-    if p.capacity_max.is_some_and(|c| !(c >= 0.0)) {
+    if p.capacity_max.is_some_and(|c| c < 0.0 || c.is_nan()) {
         return Err(KeyError::new(
             &at("capacity_max"),
             "must be zero or positive (nats)",

@@ -9,7 +9,7 @@ use anyhow::Result;
 use rayon::prelude::*;
 
 use crate::cache::{hash_file, Key, KeyBuilder, Store};
-use crate::data::{folders, manifest, synthetic, DatasetSpec, Track};
+use crate::data::{folders, manifest, precomputed, synthetic, DatasetSpec, Track};
 
 pub struct ResolvedDataset {
     pub tracks: Vec<Track>,
@@ -52,11 +52,37 @@ pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
             }
             (tracks, keys, Some((key, dir, s.clone())))
         }
+        DatasetSpec::Precomputed(p) => {
+            let table = precomputed::load(p)?;
+            let file = hash_file(&p.path)
+                .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", p.path.display()))?;
+            let keys = (0..table.ids.len())
+                .map(|i| {
+                    KeyBuilder::new("precomputed-row", 1)
+                        .input("file", &file)
+                        .bytes("row", &(i as u64).to_le_bytes())
+                        .finish()
+                })
+                .collect();
+            let tracks = table
+                .ids
+                .into_iter()
+                .zip(table.labels)
+                .map(|(id, label)| Track {
+                    id,
+                    path: p.path.clone(),
+                    label,
+                    lyrics: None,
+                    meta: Default::default(),
+                })
+                .collect();
+            (tracks, keys, None)
+        }
         DatasetSpec::Folders(_) | DatasetSpec::Manifest(_) => {
             let tracks = match spec {
                 DatasetSpec::Manifest(m) => manifest::list(&m.path)?,
                 DatasetSpec::Folders(f) => folders::list(&f.path)?,
-                DatasetSpec::Synthetic(_) => unreachable!(),
+                _ => unreachable!("file datasets only"),
             };
             let keys = tracks
                 .par_iter()

@@ -145,10 +145,13 @@ pub fn plan(exp: &Experiment) -> Result<Vec<PlannedCell>> {
     let mut fm_keys: HashMap<String, (Key, (usize, usize))> = HashMap::new();
     for fv in &exp.feature_sets {
         let keys = features::track_keys(&exp.dataset, &data, &fv.spec);
-        let cached = keys
-            .iter()
-            .filter(|k| store.contains(features::STAGE, k))
-            .count();
+        let cached = if matches!(exp.dataset, crate::data::DatasetSpec::Precomputed(_)) {
+            keys.len() // read from the file, nothing to extract
+        } else {
+            keys.iter()
+                .filter(|k| store.contains(features::STAGE, k))
+                .count()
+        };
         // Skipped tracks are only known after extraction; the matrix key
         // assumes every track is usable, as on a first run.
         fm_keys.insert(
@@ -342,7 +345,6 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
 
     // A representation conditioned on the labels themselves has seen the
     // answer: flag its cells and say so.
-    let mut warnings = warnings;
     for (label, values) in &conditions {
         let (Some(values), Some(truth)) = (values, &truth_all) else {
             continue;

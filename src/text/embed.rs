@@ -219,7 +219,7 @@ pub(crate) mod tests {
         }
         // Padding is masked: a text embedded alone equals its embedding in a
         // batch with longer texts.
-        let alone = e.embed(&texts[..1].to_vec()).unwrap();
+        let alone = e.embed(&texts[..1]).unwrap();
         for (a, b) in alone[0].iter().zip(&together[0]) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
