@@ -64,17 +64,23 @@ impl Adam {
 
     /// Applies one update from `grads`, first scaling them so that their
     /// global L2 norm is at most `clip` (as `clip_grad_norm_`). Returns the
-    /// norm before clipping.
+    /// norm before clipping (NaN on the CPU path when not clipping).
     pub fn step(&mut self, grads: &mut GradStore, clip: Option<f64>) -> Result<f64> {
         match &mut self.backend {
             Backend::Fused { slots, step } => {
-                let mut sq = 0f64;
-                for s in slots.iter() {
-                    if let Some(g) = grads.get(s.var.as_tensor()) {
-                        sq += host_sum_sq(g)?;
+                // The norm costs a pass over every gradient: only when clipping.
+                let norm = match clip {
+                    Some(_) => {
+                        let mut sq = 0f64;
+                        for s in slots.iter() {
+                            if let Some(g) = grads.get(s.var.as_tensor()) {
+                                sq += host_sum_sq(g)?;
+                            }
+                        }
+                        sq.sqrt()
                     }
-                }
-                let norm = sq.sqrt();
+                    None => f64::NAN,
+                };
                 let scale = clip_scale(norm, clip);
                 *step += 1;
                 let c = &self.cfg;
@@ -187,12 +193,15 @@ impl InplaceOp2 for AdamKernel<'_> {
         let mut moments = self.moments.borrow_mut();
         let (m, v) = &mut *moments;
         let step = self.lr / self.bias1;
-        for i in 0..p.len() {
-            let gi = g[i] * self.scale;
-            m[i] = self.beta1 * m[i] + (1.0 - self.beta1) * gi;
-            v[i] = self.beta2 * v[i] + (1.0 - self.beta2) * gi * gi;
-            let denom = v[i].sqrt() / self.bias2_sqrt + self.eps;
-            p[i] = p[i] * self.decay - step * m[i] / denom;
+        let (b1, b2) = (self.beta1, self.beta2);
+        // Zipped iterators: no bounds checks, so the loop vectorises
+        // (sqrt and division included).
+        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let g = g * self.scale;
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            let denom = v.sqrt() / self.bias2_sqrt + self.eps;
+            *p = *p * self.decay - step * *m / denom;
         }
         Ok(())
     }
