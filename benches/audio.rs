@@ -58,7 +58,10 @@ fn main() {
     let spec = FeatureSetSpec::parse(&toml::Table::new(), &[]).unwrap();
     let extractor = Extractor::new(&spec, 22050);
     let before = peak_rss_mb();
-    let reps = 5;
+    let reps: usize = std::env::var("VAERUN_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let mut best_long = f64::INFINITY;
     let mut best_clips = f64::INFINITY;
     for _ in 0..reps {
@@ -69,6 +72,43 @@ fn main() {
         let v: Vec<Vec<f32>> = clips.par_iter().map(|p| process(p, &extractor)).collect();
         std::hint::black_box(v);
         best_clips = best_clips.min(t.elapsed().as_secs_f64());
+    }
+    if std::env::var("VAERUN_BENCH_BREAKDOWN").is_ok() {
+        // Where the single-file time goes: decode alone, + resample, + features.
+        let no_resample = DecodeParams {
+            sample_rate: 44100,
+            offset: 0.0,
+            duration: None,
+        };
+        let with = DecodeParams {
+            sample_rate: 22050,
+            ..no_resample.clone()
+        };
+        let best = |f: &dyn Fn()| {
+            (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64()
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let d = best(&|| {
+            std::hint::black_box(vaerun::audio::decode_file(&long, &no_resample).unwrap());
+        });
+        let r = best(&|| {
+            std::hint::black_box(vaerun::audio::decode_file(&long, &with).unwrap());
+        });
+        let y = vaerun::audio::decode_file(&long, &with).unwrap().samples;
+        let f = best(&|| {
+            std::hint::black_box(extractor.vector(&y).unwrap());
+        });
+        println!(
+            "breakdown, 5-min file: decode {:.1} ms, resample {:.1} ms, features {:.1} ms",
+            d * 1e3,
+            (r - d) * 1e3,
+            f * 1e3
+        );
     }
     let threads = rayon::current_num_threads();
     println!(

@@ -42,7 +42,7 @@ pub fn decode_file(path: &Path, params: &DecodeParams) -> Result<Decoded> {
     if mono.is_empty() {
         bail!("no audio samples (empty or truncated file)");
     }
-    if let Some(i) = mono.iter().position(|v| !v.is_finite()) {
+    if let Some(i) = first_non_finite(&mono) {
         bail!("sample {i} is not a finite number (NaN or infinity in the file)");
     }
     let start = ((params.offset * rate as f64).round() as usize).min(mono.len());
@@ -79,7 +79,7 @@ pub fn decode_file(path: &Path, params: &DecodeParams) -> Result<Decoded> {
 /// of the file. Anything unusual (compressed, 8-bit, truncated, corrupt)
 /// returns None and goes through symphonia, which gives the precise error.
 fn read_wav_pcm(path: &Path, ext: &str) -> Option<(Vec<f32>, u32, usize)> {
-    use std::io::{Read, Seek};
+    use std::io::Seek;
     if ext != "wav" && ext != "wave" {
         return None;
     }
@@ -99,52 +99,81 @@ fn read_wav_pcm(path: &Path, ext: &str) -> Option<(Vec<f32>, u32, usize)> {
     if data_start + (frames * channels * width) as u64 > file_len {
         return None; // truncated: symphonia decodes what is there
     }
-    // One monomorphised loop per format (no per-sample dispatch), over
-    // 1 MiB blocks, so the raw bytes are never held whole.
+    // The data chunk is memory-mapped and converted in parallel blocks
+    // straight into the output: no copy of the raw bytes, both cores busy.
+    // SAFETY: the map is read-only and dropped before returning; a file
+    // truncated by another process meanwhile is the one hazard, as with any
+    // reader of a file being rewritten.
+    let map = unsafe { memmap2::Mmap::map(file.get_ref()) }.ok()?;
+    let frame = width * channels;
+    let data = &map[data_start as usize..data_start as usize + frames * frame];
+    // One monomorphised loop per format (no per-sample dispatch).
     fn convert(
-        file: &mut impl Read,
+        data: &[u8],
         frames: usize,
         width: usize,
         channels: usize,
-        f: impl Fn(&[u8]) -> f64,
-    ) -> Option<Vec<f32>> {
+        f: impl Fn(&[u8]) -> f64 + Sync,
+    ) -> Vec<f32> {
+        use rayon::prelude::*;
+        const BLOCK: usize = 1 << 16; // frames per task
         let frame = width * channels;
-        let mut out = Vec::with_capacity(frames);
-        let mut block = vec![0u8; (1 << 20) / frame * frame];
-        let mut left = frames * frame;
-        while left > 0 {
-            let n = left.min(block.len());
-            file.read_exact(&mut block[..n]).ok()?;
-            if channels == 1 && width == 2 {
-                // The common case, with the chunk size known at compile time.
-                out.extend(block[..n].chunks_exact(2).map(|c| f(c) as f32));
-            } else if channels == 1 {
-                out.extend(block[..n].chunks_exact(width).map(|c| f(c) as f32));
-            } else {
-                out.extend(block[..n].chunks_exact(frame).map(|fr| {
-                    (fr.chunks_exact(width).map(&f).sum::<f64>() / channels as f64) as f32
-                }));
-            }
-            left -= n;
-        }
-        Some(out)
+        let mut out = vec![0f32; frames];
+        out.par_chunks_mut(BLOCK)
+            .zip(data.par_chunks(BLOCK * frame))
+            .for_each(|(o, raw)| {
+                if channels == 1 {
+                    for (o, c) in o.iter_mut().zip(raw.chunks_exact(width)) {
+                        *o = f(c) as f32;
+                    }
+                } else {
+                    for (o, fr) in o.iter_mut().zip(raw.chunks_exact(frame)) {
+                        *o = (fr.chunks_exact(width).map(&f).sum::<f64>() / channels as f64) as f32;
+                    }
+                }
+            });
+        out
     }
     let mono = match (spec.sample_format, width) {
-        (hound::SampleFormat::Int, 2) => convert(&mut file, frames, 2, channels, |c| {
+        // i16 / 32768 is exact in f32 (a power-of-two scale of an integer
+        // that f32 holds exactly), so this is librosa's value bit for bit.
+        (hound::SampleFormat::Int, 2) if channels == 1 => {
+            use rayon::prelude::*;
+            let mut out = vec![0f32; frames];
+            out.par_chunks_mut(1 << 16)
+                .zip(data.par_chunks(2 << 16))
+                .for_each(|(o, raw)| {
+                    for (o, c) in o.iter_mut().zip(raw.chunks_exact(2)) {
+                        *o = i16::from_le_bytes([c[0], c[1]]) as f32 * (1.0 / 32768.0);
+                    }
+                });
+            out
+        }
+        (hound::SampleFormat::Int, 2) => convert(data, frames, 2, channels, |c| {
             i16::from_le_bytes([c[0], c[1]]) as f64 / 32768.0
         }),
-        (hound::SampleFormat::Int, 3) => convert(&mut file, frames, 3, channels, |c| {
+        (hound::SampleFormat::Int, 3) => convert(data, frames, 3, channels, |c| {
             (i32::from_le_bytes([0, c[0], c[1], c[2]]) >> 8) as f64 / 8388608.0
         }),
-        (hound::SampleFormat::Int, 4) => convert(&mut file, frames, 4, channels, |c| {
+        (hound::SampleFormat::Int, 4) => convert(data, frames, 4, channels, |c| {
             i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64 / 2147483648.0
         }),
-        (hound::SampleFormat::Float, 4) => convert(&mut file, frames, 4, channels, |c| {
+        (hound::SampleFormat::Float, 4) => convert(data, frames, 4, channels, |c| {
             f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64
         }),
-        _ => None,
-    }?;
+        _ => return None,
+    };
     Some((mono, spec.sample_rate, channels))
+}
+
+/// Index of the first NaN or infinity, scanning blocks in parallel.
+fn first_non_finite(x: &[f32]) -> Option<usize> {
+    use rayon::prelude::*;
+    const BLOCK: usize = 1 << 16;
+    x.par_chunks(BLOCK)
+        .enumerate()
+        .find_first(|(_, c)| c.iter().any(|v| !v.is_finite()))
+        .map(|(b, c)| b * BLOCK + c.iter().position(|v| !v.is_finite()).unwrap())
 }
 
 fn decode_symphonia(path: &Path, ext: &str) -> Result<(Vec<f32>, u32, usize)> {
