@@ -77,3 +77,109 @@ fn stop_words_and_mixed_script_tokens() {
         vec!["rain", "স্বপ্ন", "love"]
     );
 }
+
+/// Lyrics embeddings from a local model folder through the real CLI: a
+/// lyrics-only feature set and a hybrid one; a rerun takes the embeddings
+/// from the cache; a missing folder is named with the files it needs.
+#[test]
+fn embeddings_from_a_local_model_folder_feed_the_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny-bert");
+    std::fs::create_dir(&model).unwrap();
+    vaerun::text::embed::write_tiny_model(&model);
+    let spec = format!(
+        r#"[experiment]
+name = "emb"
+cache_dir = "cache"
+[dataset]
+kind = "synthetic"
+classes = 3
+clips_per_class = 6
+duration = 1.0
+sample_rate = 16000
+[features.text]
+features = []
+lyrics = {{ kind = "embedding", model = "{m}", max_length = 32 }}
+[features.both]
+n_mfcc = 13
+n_mels = 40
+n_fft = 1024
+hop_length = 256
+lyrics = {{ kind = "embedding", model = "{m}", max_length = 32 }}
+[models.hybrid]
+kind = "hybrid_vae"
+features = "both"
+latent_dim = 3
+audio_hidden = [16]
+lyrics_hidden = [8]
+epochs = 5
+[baselines.raw]
+kind = "raw"
+features = "text"
+[clusterers.kmeans]
+kind = "kmeans"
+k = "labels"
+[report]
+out_dir = "reports"
+"#,
+        m = model.display()
+    );
+    std::fs::write(dir.path().join("emb.toml"), &spec).unwrap();
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+            .args(["run", "emb.toml", "-q"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let o = run();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("reports/emb/results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rec["cells"].as_array().unwrap().len(), 2);
+    assert!(
+        rec["cache"]["embedding"]["misses"].as_u64().unwrap() > 0,
+        "{}",
+        rec["cache"]
+    );
+    let o = run();
+    assert_eq!(o.status.code(), Some(0));
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("reports/emb/results.json")).unwrap(),
+    )
+    .unwrap();
+    // Nothing was computed the second time: embeddings came from the cache.
+    for (stage, c) in rec["cache"].as_object().unwrap() {
+        assert_eq!(c["misses"], 0, "{stage} recomputed: {}", rec["cache"]);
+    }
+    assert!(rec["cache"]["embedding"]["hits"].as_u64().unwrap() > 0);
+    // A folder without the model files.
+    std::fs::remove_file(model.join("model.safetensors")).unwrap();
+    std::fs::write(
+        dir.path().join("emb.toml"),
+        spec.replace("name = \"emb\"", "name = \"emb2\""),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["run", "emb.toml", "-q"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_ne!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("model.safetensors") && out.contains("nothing is downloaded"),
+        "{out}"
+    );
+}

@@ -135,63 +135,65 @@ impl Embedder {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
+/// Writes a tiny randomly initialised BERT (2 layers, hidden 32) with a
+/// word-piece tokenizer into `dir`, in the layout of a Hugging Face folder:
+/// for tests, here and in tests/, of the embedding path.
+#[doc(hidden)]
+pub fn write_tiny_model(dir: &Path) {
+    use tokenizers::models::wordpiece::WordPiece;
+    use tokenizers::normalizers::BertNormalizer;
+    use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+    use tokenizers::processors::bert::BertProcessing;
+    let words = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "love",
+        "night",
+        "rain",
+        "heart",
+        "song",
+        "the",
+        "আমি",
+        "তুমি",
+        "গান",
+        "মন",
+        "রাত",
+    ];
+    let vocab_file = dir.join("vocab.txt");
+    std::fs::write(&vocab_file, words.join("\n")).unwrap();
+    let wp = WordPiece::from_file(vocab_file.to_str().unwrap())
+        .unk_token("[UNK]".into())
+        .build()
+        .unwrap();
+    let mut tok = Tokenizer::new(wp);
+    tok.with_normalizer(Some(BertNormalizer::new(true, true, Some(false), true)))
+        .unwrap();
+    tok.with_pre_tokenizer(Some(BertPreTokenizer));
+    tok.with_post_processor(Some(BertProcessing::new(
+        ("[SEP]".into(), 3),
+        ("[CLS]".into(), 2),
+    )));
+    tok.save(dir.join("tokenizer.json"), false).unwrap();
+    let config = serde_json::json!({
+        "vocab_size": words.len(), "hidden_size": 32, "num_hidden_layers": 2,
+        "num_attention_heads": 2, "intermediate_size": 64, "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1, "max_position_embeddings": 64, "type_vocab_size": 2,
+        "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
+        "classifier_dropout": null, "model_type": "bert"
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let varmap = candle_nn::VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let cfg: Config = serde_json::from_value(config).unwrap();
+    BertModel::load(vb, &cfg).unwrap();
+    varmap.save(dir.join("model.safetensors")).unwrap();
+}
 
-    /// Writes a tiny randomly initialised BERT (2 layers, hidden 32) with a
-    /// word-piece tokenizer into `dir`, in the layout of a Hugging Face folder.
-    pub(crate) fn write_tiny_model(dir: &Path) {
-        use tokenizers::models::wordpiece::WordPiece;
-        use tokenizers::normalizers::BertNormalizer;
-        use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
-        use tokenizers::processors::bert::BertProcessing;
-        let words = [
-            "[PAD]",
-            "[UNK]",
-            "[CLS]",
-            "[SEP]",
-            "love",
-            "night",
-            "rain",
-            "heart",
-            "song",
-            "the",
-            "আমি",
-            "তুমি",
-            "গান",
-            "মন",
-            "রাত",
-        ];
-        let vocab_file = dir.join("vocab.txt");
-        std::fs::write(&vocab_file, words.join("\n")).unwrap();
-        let wp = WordPiece::from_file(vocab_file.to_str().unwrap())
-            .unk_token("[UNK]".into())
-            .build()
-            .unwrap();
-        let mut tok = Tokenizer::new(wp);
-        tok.with_normalizer(Some(BertNormalizer::new(true, true, Some(false), true)))
-            .unwrap();
-        tok.with_pre_tokenizer(Some(BertPreTokenizer));
-        tok.with_post_processor(Some(BertProcessing::new(
-            ("[SEP]".into(), 3),
-            ("[CLS]".into(), 2),
-        )));
-        tok.save(dir.join("tokenizer.json"), false).unwrap();
-        let config = serde_json::json!({
-            "vocab_size": words.len(), "hidden_size": 32, "num_hidden_layers": 2,
-            "num_attention_heads": 2, "intermediate_size": 64, "hidden_act": "gelu",
-            "hidden_dropout_prob": 0.1, "max_position_embeddings": 64, "type_vocab_size": 2,
-            "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
-            "classifier_dropout": null, "model_type": "bert"
-        });
-        std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-        let varmap = candle_nn::VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let cfg: Config = serde_json::from_value(config).unwrap();
-        BertModel::load(vb, &cfg).unwrap();
-        varmap.save(dir.join("model.safetensors")).unwrap();
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn tiny_model_embeds_unit_vectors_independent_of_batching() {
