@@ -192,3 +192,25 @@ fn ids_are_stable_when_unrelated_settings_change() {
     let ids = |e: &Experiment| e.cells.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
     assert_eq!(ids(&a), ids(&b));
 }
+
+#[test]
+fn a_model_pointed_at_an_unsuitable_feature_set_is_an_error() {
+    let e = err(&format!(
+        "{BASE}\n[models.conv]\nkind = \"conv_vae\"\nfeatures = \"mfcc\"\n"
+    ));
+    assert!(
+        e.contains("models.conv.features")
+            && e.contains("cannot take feature set `mfcc` (audio summaries)")
+            && e.contains("kind = \"sequence\""),
+        "{e}"
+    );
+    // Without a selector, an unsuitable pairing is simply not formed.
+    let ok = load(&format!(
+        "{BASE}\n[models.conv]\nkind = \"conv_vae\"\n[features.seq]\nkind = \"sequence\"\n"
+    ))
+    .unwrap();
+    assert!(ok
+        .cells
+        .iter()
+        .all(|c| c.repr.name != "conv" || c.features.name == "seq"));
+}

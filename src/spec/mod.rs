@@ -460,6 +460,23 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
                 .repr
                 .accepts(f.spec.audio_shape(), f.spec.lyrics.is_some())
             {
+                // Chosen by name but unusable: say so rather than drop it.
+                if r.features.is_some() {
+                    let group = match r.group {
+                        Group::Model => "models",
+                        Group::Baseline => "baselines",
+                    };
+                    return Err(KeyError::at(
+                        &[group, &r.name, "features"],
+                        format!(
+                            "`{}` cannot take feature set `{}` ({}); {}",
+                            r.repr.kind(),
+                            f.name,
+                            describe_set(&f.spec),
+                            needs(r.repr.kind())
+                        ),
+                    ));
+                }
                 continue;
             }
             for c in &clusterers {
@@ -493,6 +510,29 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
         report: raw.report,
         cells,
     })
+}
+
+/// What a feature set holds, in words, for error messages.
+fn describe_set(spec: &crate::dsp::FeatureSetSpec) -> String {
+    let audio = match spec.audio_shape() {
+        Some(crate::dsp::FeatureShape::Summary { .. }) => Some("audio summaries"),
+        Some(crate::dsp::FeatureShape::Sequence { .. }) => Some("audio sequences"),
+        None => None,
+    };
+    match (audio, spec.lyrics.is_some()) {
+        (Some(a), true) => format!("{a} + lyrics"),
+        (Some(a), false) => a.to_string(),
+        (None, _) => "lyrics only".into(),
+    }
+}
+
+/// What a representation kind needs, for error messages.
+fn needs(kind: &str) -> &'static str {
+    match kind {
+        "conv_vae" => "it needs a `kind = \"sequence\"` feature set without lyrics",
+        "hybrid_vae" => "it needs audio features plus a `lyrics = {…}` block",
+        _ => "choose another feature set",
+    }
 }
 
 /// Removes the generic `features = "name"` / `["a", "b"]` key from a
