@@ -1,6 +1,9 @@
 //! Lyrics features against scikit-learn, and the lyrics-aware datasets end
 //! to end.
 
+mod common;
+
+use common::{runner, text};
 use vaerun::text::tfidf::{DocFreq, RowNorm, TfidfParams};
 
 /// TfidfVectorizer's output for six parameter sets (tests/fixtures/
@@ -125,20 +128,9 @@ out_dir = "reports"
         m = model.display()
     );
     std::fs::write(dir.path().join("emb.toml"), &spec).unwrap();
-    let run = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-            .args(["run", "emb.toml", "-q"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap()
-    };
+    let run = || runner(dir.path(), &["run", "emb.toml", "-q"]);
     let o = run();
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let rec: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("reports/emb/results.json")).unwrap(),
     )
@@ -167,16 +159,8 @@ out_dir = "reports"
         spec.replace("name = \"emb\"", "name = \"emb2\""),
     )
     .unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["run", "emb.toml", "-q"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = run();
+    let out = text(&o);
     assert_ne!(o.status.code(), Some(0), "{out}");
     assert!(
         out.contains("model.safetensors") && out.contains("nothing is downloaded"),

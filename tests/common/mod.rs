@@ -2,6 +2,25 @@
 //! Shared helpers: a tiny synthetic experiment that runs in seconds.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the real `runner` binary in `dir`.
+pub fn runner(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A command's stdout and stderr, for assertions and failure messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
 
 /// A small but complete experiment: 3 classes x 6 clips of 1 s at 16 kHz.
 pub fn tiny_experiment(cache: &Path, reports: &Path) -> String {
