@@ -329,24 +329,22 @@ impl Representer for ConvVae {
     fn accepts(&self, audio: Option<FeatureShape>, has_text: bool) -> bool {
         matches!(audio, Some(FeatureShape::Sequence { .. })) && !has_text
     }
+    fn needs(&self) -> &'static str {
+        "it needs a `kind = \"sequence\"` feature set without lyrics"
+    }
 
     fn fit(&self, input: &FitInput, out_dir: &Path) -> Result<Fitted> {
         let Some(FeatureShape::Sequence { rows, frames }) = input.layout.audio else {
             bail!("conv_vae needs a sequence feature set (kind = \"sequence\")");
         };
         let (n, d) = input.x.dim();
-        if n < 2 {
-            bail!("need at least 2 tracks to train, got {n}");
-        }
         if d != rows * frames {
             bail!("expected {rows} × {frames} values per track, got {d}");
         }
-        if let Some(x) = input.x.as_slice() {
-            self.p
-                .recon_loss
-                .check_inputs(x)
-                .map_err(anyhow::Error::msg)?;
-        }
+        self.p
+            .recon_loss
+            .check_inputs(input.x)
+            .map_err(anyhow::Error::msg)?;
         let device = input.device;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(input.seed);
         let mut params = Vec::new();

@@ -221,6 +221,9 @@ impl Representer for HybridVae {
     fn accepts(&self, audio: Option<FeatureShape>, has_text: bool) -> bool {
         audio.is_some() && has_text
     }
+    fn needs(&self) -> &'static str {
+        "it needs audio features plus a `lyrics = {…}` block"
+    }
 
     fn fit(&self, input: &FitInput, out_dir: &Path) -> Result<Fitted> {
         let Some(text) = &input.layout.text else {
@@ -234,23 +237,16 @@ impl Representer for HybridVae {
                 text.dim
             );
         }
-        if n < 2 {
-            bail!("need at least 2 tracks to train, got {n}");
-        }
         let audio_x = input.x.slice(ndarray::s![.., ..da]).to_owned();
         let lyrics_x = input.x.slice(ndarray::s![.., da..]).to_owned();
-        if let Some(v) = audio_x.as_slice() {
-            self.p
-                .audio_loss
-                .check_inputs(v)
-                .map_err(|e| anyhow::anyhow!("audio: {e}"))?;
-        }
-        if let Some(v) = lyrics_x.as_slice() {
-            self.p
-                .lyrics_loss
-                .check_inputs(v)
-                .map_err(|e| anyhow::anyhow!("lyrics: {e}"))?;
-        }
+        self.p
+            .audio_loss
+            .check_inputs(&audio_x)
+            .map_err(|e| anyhow::anyhow!("audio: {e}"))?;
+        self.p
+            .lyrics_loss
+            .check_inputs(&lyrics_x)
+            .map_err(|e| anyhow::anyhow!("lyrics: {e}"))?;
         let with_lyrics = text.present.iter().filter(|&&p| p).count();
         if with_lyrics == 0 {
             bail!("no track has lyrics: hybrid_vae has nothing to fuse");

@@ -38,11 +38,14 @@ impl ReconLoss {
         }
     }
 
-    /// The inputs this loss is defined for.
-    pub fn check_inputs(self, x: &[f32]) -> std::result::Result<(), String> {
+    /// The inputs this loss is defined for (any layout: every value is seen).
+    pub fn check_inputs<'a>(
+        self,
+        x: impl IntoIterator<Item = &'a f32>,
+    ) -> std::result::Result<(), String> {
         if self == ReconLoss::Bce {
             let (lo, hi) = x
-                .iter()
+                .into_iter()
                 .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
                     (a.min(v), b.max(v))
                 });

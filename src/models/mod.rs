@@ -66,6 +66,11 @@ impl Layout {
         }
     }
 
+    /// Audio summaries of `dim` columns.
+    pub fn summary(dim: usize) -> Layout {
+        Layout::audio(FeatureShape::Summary { dim })
+    }
+
     pub fn audio_dim(&self) -> usize {
         self.audio.map_or(0, |s| s.dim())
     }
@@ -145,6 +150,11 @@ pub trait Representer: Send + Sync {
     /// Whether the model can take a feature set of this audio shape (None:
     /// no audio features), with or without a lyrics block.
     fn accepts(&self, audio: Option<FeatureShape>, has_text: bool) -> bool;
+    /// What [`Representer::accepts`] asks for, in words, for the error when
+    /// a feature set chosen by name does not fit.
+    fn needs(&self) -> &'static str {
+        "choose another feature set"
+    }
     /// The categorical column a conditional model is conditioned on.
     fn condition(&self) -> Option<&str> {
         None

@@ -64,23 +64,11 @@ impl Adam {
 
     /// Applies one update from `grads`, first scaling them so that their
     /// global L2 norm is at most `clip` (as `clip_grad_norm_`). Returns the
-    /// norm before clipping (NaN on the CPU path when not clipping).
+    /// norm before clipping (NaN when not clipping).
     pub fn step(&mut self, grads: &mut GradStore, clip: Option<f64>) -> Result<f64> {
         match &mut self.backend {
             Backend::Fused { slots, step } => {
-                // The norm costs a pass over every gradient: only when clipping.
-                let norm = match clip {
-                    Some(_) => {
-                        let mut sq = 0f64;
-                        for s in slots.iter() {
-                            if let Some(g) = grads.get(s.var.as_tensor()) {
-                                sq += host_sum_sq(g)?;
-                            }
-                        }
-                        sq.sqrt()
-                    }
-                    None => f64::NAN,
-                };
+                let norm = norm_if_clipping(grads, slots.iter().map(|s| &s.var), clip)?;
                 let scale = clip_scale(norm, clip);
                 *step += 1;
                 let c = &self.cfg;
@@ -104,17 +92,7 @@ impl Adam {
                 Ok(norm)
             }
             Backend::Candle { vars, opt } => {
-                let mut sq = 0f64;
-                for v in vars.iter() {
-                    if let Some(g) = grads.get(v.as_tensor()) {
-                        sq += g
-                            .sqr()?
-                            .sum_all()?
-                            .to_dtype(candle_core::DType::F64)?
-                            .to_scalar::<f64>()?;
-                    }
-                }
-                let norm = sq.sqrt();
+                let norm = norm_if_clipping(grads, vars.iter(), clip)?;
                 let scale = clip_scale(norm, clip);
                 if scale != 1.0 {
                     for v in vars.iter() {
@@ -128,6 +106,25 @@ impl Adam {
             }
         }
     }
+}
+
+/// The global L2 norm of the gradients, computed only when clipping needs
+/// it (a pass over every gradient); NaN otherwise.
+fn norm_if_clipping<'a>(
+    grads: &GradStore,
+    vars: impl Iterator<Item = &'a Var>,
+    clip: Option<f64>,
+) -> Result<f64> {
+    if clip.is_none() {
+        return Ok(f64::NAN);
+    }
+    let mut sq = 0f64;
+    for v in vars {
+        if let Some(g) = grads.get(v.as_tensor()) {
+            sq += host_sum_sq(g)?;
+        }
+    }
+    Ok(sq.sqrt())
 }
 
 fn clip_scale(norm: f64, clip: Option<f64>) -> f64 {

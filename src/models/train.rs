@@ -167,6 +167,9 @@ pub fn fit(
     device: &Device,
     mut loss: impl FnMut(&Step, &mut Mode) -> candle_core::Result<BatchLoss>,
 ) -> Result<Vec<EpochLoss>> {
+    if n < 2 {
+        bail!("need at least 2 tracks to train, got {n}");
+    }
     let vars: Vec<_> = params
         .iter()
         .filter(|p| p.trainable)

@@ -473,7 +473,7 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
                             r.repr.kind(),
                             f.name,
                             describe_set(&f.spec),
-                            needs(r.repr.kind())
+                            r.repr.needs()
                         ),
                     ));
                 }
@@ -523,15 +523,6 @@ fn describe_set(spec: &crate::dsp::FeatureSetSpec) -> String {
         (Some(a), true) => format!("{a} + lyrics"),
         (Some(a), false) => a.to_string(),
         (None, _) => "lyrics only".into(),
-    }
-}
-
-/// What a representation kind needs, for error messages.
-fn needs(kind: &str) -> &'static str {
-    match kind {
-        "conv_vae" => "it needs a `kind = \"sequence\"` feature set without lyrics",
-        "hybrid_vae" => "it needs audio features plus a `lyrics = {…}` block",
-        _ => "choose another feature set",
     }
 }
 
