@@ -18,11 +18,14 @@ pub struct ResolvedDataset {
     pub classes: Vec<String>,
     /// Where the synthetic corpus lives (None for folder datasets).
     corpus: Option<(Key, PathBuf, synthetic::SyntheticSpec)>,
+    /// A precomputed dataset's feature rows, read once with its labels.
+    pub precomputed: Option<ndarray::Array2<f32>>,
 }
 
 const CORPUS_STAGE: &str = "corpus";
 
 pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
+    let mut precomputed_x = None;
     let (tracks, input_keys, corpus) = match spec {
         DatasetSpec::Synthetic(s) => {
             let key = KeyBuilder::new(CORPUS_STAGE, synthetic::GENERATOR_VERSION)
@@ -76,6 +79,7 @@ pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
                     meta: Default::default(),
                 })
                 .collect();
+            precomputed_x = Some(table.x);
             (tracks, keys, None)
         }
         DatasetSpec::Folders(_) | DatasetSpec::Manifest(_) => {
@@ -102,6 +106,7 @@ pub fn resolve(spec: &DatasetSpec, store: &Store) -> Result<ResolvedDataset> {
         input_keys,
         classes,
         corpus,
+        precomputed: precomputed_x,
     })
 }
 

@@ -88,9 +88,22 @@ pub fn track_keys(
         .collect()
 }
 
+/// The content key of the embedding model folder, when the lyrics block
+/// uses one (hashing the folder reads every file: do it once per run).
+pub fn model_key(spec: &FeatureSetSpec) -> Result<Option<Key>> {
+    match &spec.lyrics {
+        Some(LyricsSpec::Embedding(e)) => Ok(Some(embed::folder_key(&e.model)?)),
+        _ => Ok(None),
+    }
+}
+
 /// The lyrics block's key: its parameters, every track's id and text, and
-/// for embeddings the content of the model folder.
-pub fn lyrics_key(spec: &FeatureSetSpec, data: &ResolvedDataset) -> Result<Option<Key>> {
+/// for embeddings the model's content key ([`model_key`]).
+pub fn lyrics_key(
+    spec: &FeatureSetSpec,
+    data: &ResolvedDataset,
+    model: Option<&Key>,
+) -> Result<Option<Key>> {
     let Some(l) = &spec.lyrics else {
         return Ok(None);
     };
@@ -102,8 +115,8 @@ pub fn lyrics_key(spec: &FeatureSetSpec, data: &ResolvedDataset) -> Result<Optio
     let mut b = KeyBuilder::new(LYRICS, 1)
         .params("lyrics", &serde_json::to_value(l)?)
         .params("texts", &serde_json::json!(texts));
-    if let LyricsSpec::Embedding(e) = l {
-        b = b.input("model", &embed::folder_key(&e.model)?);
+    if let Some(m) = model {
+        b = b.input("model", m);
     }
     Ok(Some(b.finish()))
 }
@@ -120,11 +133,11 @@ pub fn compute(
     progress: &indicatif::ProgressBar,
 ) -> Result<FeatureMatrix> {
     let started = Instant::now();
-    if let DatasetSpec::Precomputed(p) = dataset {
+    if let Some(x) = &data.precomputed {
         if spec.lyrics.is_some() {
             bail!("a precomputed dataset has no lyrics: drop `lyrics` from this feature set");
         }
-        let mut x = crate::data::precomputed::load(p)?.x;
+        let mut x = x.clone();
         progress.inc(data.tracks.len() as u64);
         if spec.standardize {
             standardize(&mut x);
@@ -153,12 +166,13 @@ pub fn compute(
     } else {
         audio_block(dataset, data, spec, store, progress)?
     };
-    let lyrics_key = lyrics_key(spec, data)?;
+    let model = model_key(spec)?;
+    let lyrics_key = lyrics_key(spec, data, model.as_ref())?;
     let (x, layout) = match &spec.lyrics {
         None => (x, Layout::audio(spec.shape())),
         Some(l) => {
-            let (text, present) =
-                lyrics_block(l, data, &rows, store, device).context("lyrics features")?;
+            let (text, present) = lyrics_block(l, data, &rows, model.as_ref(), store, device)
+                .context("lyrics features")?;
             let layout = Layout {
                 audio: spec.audio_shape(),
                 text: Some(TextBlock {
@@ -277,6 +291,7 @@ fn lyrics_block(
     spec: &LyricsSpec,
     data: &ResolvedDataset,
     rows: &[usize],
+    model: Option<&Key>,
     store: &Store,
     device: &candle_core::Device,
 ) -> Result<(Array2<f32>, Vec<bool>)> {
@@ -308,12 +323,12 @@ fn lyrics_block(
                 .collect()
         }
         LyricsSpec::Embedding(p) => {
-            let model = embed::folder_key(&p.model)?;
+            let model = model.context("the embedding model's key was not computed")?;
             let keys: Vec<Key> = with
                 .iter()
                 .map(|&r| {
                     KeyBuilder::new(EMBEDDING, 1)
-                        .input("model", &model)
+                        .input("model", model)
                         .params("max_length", &serde_json::json!(p.max_length))
                         .bytes("text", texts[r].unwrap().as_bytes())
                         .finish()

@@ -160,19 +160,21 @@ pub fn plan(exp: &Experiment) -> Result<Vec<PlannedCell>> {
                 features::matrix_key(
                     &keys,
                     &fv.spec,
-                    features::lyrics_key(&fv.spec, &data)?.as_ref(),
+                    features::lyrics_key(&fv.spec, &data, features::model_key(&fv.spec)?.as_ref())?
+                        .as_ref(),
                 ),
                 (cached, keys.len()),
             ),
         );
     }
+    let conditions = conditions(exp.cells.iter(), &data)?;
     Ok(exp
         .cells
         .iter()
         .map(|cell| {
             let (fk, fc) = fm_keys[&cell.features.label];
-            let cond = condition_values(cell, &data).ok().flatten();
-            let rk = represent_key(cell, &fk, &device_name, cond.as_deref());
+            let cond = conditions[&cell.repr.label].as_deref();
+            let rk = represent_key(cell, &fk, &device_name, cond);
             let ck = cluster_key(cell, &rk, n_classes);
             let sk = score_key(&exp.metrics.include, &ck, &rk, truth.as_deref());
             PlannedCell {
@@ -255,12 +257,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
 
     // Represent: one task per distinct key.
     // A condition column that does not exist is a spec error for the whole run.
-    let mut conditions: HashMap<String, Option<Vec<String>>> = HashMap::new();
-    for c in &cells {
-        if !conditions.contains_key(&c.repr.label) {
-            conditions.insert(c.repr.label.clone(), condition_values(c, &data)?);
-        }
-    }
+    let conditions = conditions(cells.iter().copied(), &data)?;
     let mut tasks: Vec<(&Cell, Arc<FeatureMatrix>, Key)> = Vec::new();
     let mut cell_repr: Vec<Option<Key>> = Vec::new();
     for c in &cells {
@@ -468,6 +465,21 @@ fn same_partition(a: &[String], b: &[usize]) -> bool {
     a.iter().zip(b).all(|(x, &y)| {
         *ab.entry(x.as_str()).or_insert(y) == y && *ba.entry(y).or_insert(x.as_str()) == x.as_str()
     })
+}
+
+/// Each representation's condition values (see [`condition_values`]),
+/// computed once per representation, not per cell.
+fn conditions<'a>(
+    cells: impl Iterator<Item = &'a Cell>,
+    data: &ResolvedDataset,
+) -> Result<HashMap<String, Option<Vec<String>>>> {
+    let mut out = HashMap::new();
+    for c in cells {
+        if !out.contains_key(&c.repr.label) {
+            out.insert(c.repr.label.clone(), condition_values(c, data)?);
+        }
+    }
+    Ok(out)
 }
 
 /// The values of the representation's condition column for every track of
