@@ -6,6 +6,7 @@
 //! `models` → `cluster` → `report`; every stage is cached by `cache`.
 
 pub mod audio;
+pub mod buffer;
 pub mod cache;
 pub mod cli;
 pub mod cluster;

@@ -25,9 +25,11 @@ fn dominant_hz(y: &[f32]) -> f64 {
     let s = vaerun::dsp::stft::Stft::new(2048, 512);
     let frames = s.n_frames(y.len());
     let p = s.power(y);
+    // Frame-major: frame t's bins are contiguous.
+    let bins = s.n_bins();
     let t = frames / 2;
-    let k = (0..s.n_bins())
-        .max_by(|&a, &b| p[a * frames + t].total_cmp(&p[b * frames + t]))
+    let k = (0..bins)
+        .max_by(|&a, &b| p[t * bins + a].total_cmp(&p[t * bins + b]))
         .unwrap();
     k as f64 * 22050.0 / 2048.0
 }

@@ -70,7 +70,8 @@ pub fn peaks(s: &[f32], bins: usize, frames: usize, sr: f64, n_fft: usize) -> (V
     let mut pitches = Vec::new();
     let mut mags = Vec::new();
     for t in 0..frames {
-        let col = |b: usize| s[b * frames + t];
+        let frame = &s[t * bins..(t + 1) * bins];
+        let col = |b: usize| frame[b];
         let max = (0..bins).map(col).fold(f32::NEG_INFINITY, f32::max);
         let ref_value = 0.1f32 * max;
         for (b, &f) in freqs.iter().enumerate().take(bins - 1).skip(1) {
@@ -154,29 +155,26 @@ pub fn pitch_tuning(freqs: &[f32], resolution: f64, bins_per_octave: usize) -> f
     edges[best]
 }
 
-/// Chroma (n_chroma × frames, row-major) from a power spectrogram.
+/// Chroma (n_chroma × frames, row-major) from a frame-major power spectrogram.
 pub fn chroma(power: &[f32], bins: usize, frames: usize, fb: &[Vec<f64>]) -> Vec<f32> {
     let nc = fb.len();
     let mut out = vec![0f64; nc * frames];
-    for (c, row) in fb.iter().enumerate() {
-        for (b, &w) in row.iter().enumerate().take(bins) {
-            if w == 0.0 {
-                continue;
-            }
-            let src = &power[b * frames..(b + 1) * frames];
-            for (o, &v) in out[c * frames..(c + 1) * frames].iter_mut().zip(src) {
-                *o += w * v as f64;
-            }
+    let mut col = vec![0f64; nc];
+    for (t, frame) in power.chunks_exact(bins).take(frames).enumerate() {
+        for (c, row) in fb.iter().enumerate() {
+            col[c] = row
+                .iter()
+                .zip(frame)
+                .fold(0f64, |acc, (&w, &v)| acc + w * v as f64);
         }
-    }
-    for t in 0..frames {
-        let max = (0..nc)
-            .map(|c| out[c * frames + t].abs())
-            .fold(0.0, f64::max);
-        if max >= f32::MIN_POSITIVE as f64 {
-            for c in 0..nc {
-                out[c * frames + t] /= max;
-            }
+        let max = col.iter().fold(0f64, |m, v| m.max(v.abs()));
+        let scale = if max >= f32::MIN_POSITIVE as f64 {
+            max
+        } else {
+            1.0
+        };
+        for (c, &v) in col.iter().enumerate() {
+            out[c * frames + t] = v / scale;
         }
     }
     out.iter().map(|&v| v as f32).collect()

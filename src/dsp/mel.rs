@@ -96,16 +96,17 @@ impl MelBank {
             .collect()
     }
 
-    /// mel = filters · power, for a bins × frames row-major spectrogram.
+    /// mel = filters · power for a frame-major (frames × bins) power
+    /// spectrogram; the result is n_mels × frames, row-major. Each filter
+    /// sums its run of contiguous bins in f32, as librosa's float32 matmul
+    /// (in another order; the sums differ in the last bits).
     pub fn apply(&self, power: &[f32], frames: usize) -> Vec<f32> {
         let mut out = vec![0f32; self.n_mels * frames];
-        for (m, (first, w)) in self.filters.iter().enumerate() {
-            let dst = &mut out[m * frames..(m + 1) * frames];
-            for (j, &wj) in w.iter().enumerate() {
-                let src = &power[(first + j) * frames..(first + j + 1) * frames];
-                for (d, &s) in dst.iter_mut().zip(src) {
-                    *d += wj * s;
-                }
+        let mut col = vec![0f32; self.n_mels];
+        for (t, frame) in power.chunks_exact(self.n_bins).take(frames).enumerate() {
+            super::simd::filter_frame(frame, &self.filters, &mut col);
+            for (m, &v) in col.iter().enumerate() {
+                out[m * frames + t] = v;
             }
         }
         out

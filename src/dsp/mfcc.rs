@@ -5,12 +5,10 @@
 /// parallel over blocks (the max is exact in any order).
 pub fn power_to_db(s: &[f32], amin: f64, top_db: Option<f64>) -> Vec<f32> {
     use rayon::prelude::*;
-    let amin = amin as f32;
-    let mut db: Vec<f32> = s
-        .par_iter()
-        .with_min_len(1 << 14)
-        .map(|&v| 10.0 * v.max(amin).log10())
-        .collect();
+    let mut db = crate::buffer::zeroed_f32(s.len());
+    db.par_chunks_mut(1 << 14)
+        .zip(s.par_chunks(1 << 14))
+        .for_each(|(d, s)| super::simd::power_db(s, amin as f32, d));
     if let Some(top) = top_db {
         let max = db
             .par_iter()
@@ -63,10 +61,7 @@ pub fn mfcc_from_db(
         .for_each(|(k, (dst, row))| {
             let mut acc = vec![0f64; frames];
             for (m, &c) in row.iter().enumerate().take(n_mels) {
-                let src = &db[m * frames..(m + 1) * frames];
-                for (a, &v) in acc.iter_mut().zip(src) {
-                    *a += c * v as f64;
-                }
+                super::simd::axpy(c, &db[m * frames..(m + 1) * frames], &mut acc);
             }
             let lift = if lifter > 0.0 {
                 1.0 + (lifter / 2.0) * (std::f64::consts::PI * (k + 1) as f64 / lifter).sin()

@@ -5,6 +5,7 @@ pub mod chroma;
 pub mod frames;
 pub mod mel;
 pub mod mfcc;
+mod simd;
 pub mod spectral;
 pub mod stft;
 
@@ -317,9 +318,10 @@ impl FeatureSetSpec {
     }
 }
 
-/// Frames per range of the streaming extractor: 512 frames of a 2048-point
-/// spectrum is 4 MB, small enough to stay in cache, large enough to amortise.
-pub const RANGE: usize = 512;
+/// Frames per range of the streaming extractor: 64 frames of a 2048-point
+/// power spectrum are 256 KB, so a range's spectrum stays in the core's L2
+/// cache while every feature reads it; even, so frame pairs never straddle.
+pub const RANGE: usize = 64;
 
 /// Computes a feature set for tracks at one sample rate; build once, reuse
 /// for every track (filterbanks and FFT plans are precomputed).
@@ -387,20 +389,17 @@ impl Extractor {
             .step_by(RANGE)
             .map(|t| (t, (t + RANGE).min(frames)))
             .collect();
+        // FFT buffers and the range's spectrum, reused by each worker.
+        let scratch = || (self.stft.scratch(), Vec::<f32>::new());
 
         // Chroma with estimated tuning needs every frame's peaks first.
         let tuning = if wants(FeatureName::ChromaStft) {
             Some(spec.tuning.unwrap_or_else(|| {
                 let parts: Vec<(Vec<f32>, Vec<f32>)> = ranges
                     .par_iter()
-                    .map(|&(t0, t1)| {
-                        chroma::peaks(
-                            &self.stft.power_range(y, t0, t1),
-                            bins,
-                            t1 - t0,
-                            self.sr,
-                            spec.n_fft,
-                        )
+                    .map_init(scratch, |(sc, power), &(t0, t1)| {
+                        self.stft.power_frames(y, t0, t1, sc, power);
+                        chroma::peaks(power, bins, t1 - t0, self.sr, spec.n_fft)
                     })
                     .collect();
                 let (p, m): (Vec<Vec<f32>>, Vec<Vec<f32>>) = parts.into_iter().unzip();
@@ -427,15 +426,15 @@ impl Extractor {
         let parts: Vec<Result<Part, String>> = if needs_spectrum {
             ranges
                 .par_iter()
-                .map(|&(t0, t1)| {
+                .map_init(scratch, |(sc, power), &(t0, t1)| {
                     let w = t1 - t0;
-                    let power = self.stft.power_range(y, t0, t1);
+                    self.stft.power_frames(y, t0, t1, sc, power);
                     let mut p = Part::default();
                     if needs_mel {
-                        p.mel = self.mel.apply(&power, w);
+                        p.mel = self.mel.apply(power, w);
                     }
                     if let Some(fb) = &chroma_fb {
-                        p.chroma = chroma::chroma(&power, bins, w, fb);
+                        p.chroma = chroma::chroma(power, bins, w, fb);
                     }
                     if needs_magnitude {
                         // librosa's spectral features take |STFT|, not its square.

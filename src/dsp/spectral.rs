@@ -1,4 +1,4 @@
-//! Spectral statistics on a magnitude spectrogram (bins × frames, row-major),
+//! Spectral statistics on a frame-major magnitude spectrogram (frames × bins),
 //! as librosa 0.11: centroid, bandwidth (p = 2), rolloff, contrast, flatness.
 
 /// Centre frequency of each FFT bin.
@@ -8,56 +8,66 @@ pub fn fft_frequencies(sr: f64, n_fft: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Column sums; librosa's `normalize(norm=1)` leaves columns whose sum is
-/// below the smallest positive float32 untouched (they stay zero).
-fn column_norms(s: &[f32], bins: usize, frames: usize) -> Vec<f64> {
-    let mut norms = vec![0f64; frames];
-    for b in 0..bins {
-        for (n, &v) in norms.iter_mut().zip(&s[b * frames..(b + 1) * frames]) {
-            *n += (v as f64).abs();
-        }
-    }
-    norms
-        .iter()
-        .map(|&n| if n < f32::MIN_POSITIVE as f64 { 1.0 } else { n })
+/// Each frame's L1 norm over bins (1 where it would be below f32's
+/// smallest normal, as librosa's `normalize(norm=1, threshold=None)`).
+fn frame_norms(s: &[f32], bins: usize, frames: usize) -> Vec<f64> {
+    s.chunks_exact(bins)
+        .take(frames)
+        .map(|frame| {
+            let n = frame.iter().fold(0f64, |acc, &v| acc + (v as f64).abs());
+            if n < f32::MIN_POSITIVE as f64 {
+                1.0
+            } else {
+                n
+            }
+        })
         .collect()
 }
 
+/// `librosa.feature.spectral_centroid` of a frame-major magnitude spectrogram.
 pub fn centroid(s: &[f32], freqs: &[f64], frames: usize) -> Vec<f64> {
-    let norms = column_norms(s, freqs.len(), frames);
-    let mut out = vec![0f64; frames];
-    for (b, f) in freqs.iter().enumerate() {
-        for (t, o) in out.iter_mut().enumerate() {
-            *o += f * s[b * frames + t] as f64 / norms[t];
-        }
-    }
-    out
+    let norms = frame_norms(s, freqs.len(), frames);
+    s.chunks_exact(freqs.len())
+        .zip(&norms)
+        .map(|(frame, &norm)| {
+            freqs
+                .iter()
+                .zip(frame)
+                .fold(0f64, |acc, (f, &v)| acc + f * v as f64 / norm)
+        })
+        .collect()
 }
 
+/// `librosa.feature.spectral_bandwidth` with p = 2.
 pub fn bandwidth(s: &[f32], freqs: &[f64], frames: usize) -> Vec<f64> {
     let c = centroid(s, freqs, frames);
-    let norms = column_norms(s, freqs.len(), frames);
-    let mut out = vec![0f64; frames];
-    for (b, f) in freqs.iter().enumerate() {
-        for (t, o) in out.iter_mut().enumerate() {
-            *o += s[b * frames + t] as f64 / norms[t] * (f - c[t]).powi(2);
-        }
-    }
-    out.iter().map(|v| v.sqrt()).collect()
+    let norms = frame_norms(s, freqs.len(), frames);
+    s.chunks_exact(freqs.len())
+        .zip(norms.iter().zip(&c))
+        .map(|(frame, (&norm, &ct))| {
+            freqs
+                .iter()
+                .zip(frame)
+                .fold(0f64, |acc, (f, &v)| {
+                    acc + v as f64 / norm * (f - ct).powi(2)
+                })
+                .sqrt()
+        })
+        .collect()
 }
 
-/// The lowest frequency below which `roll_percent` of the column's
-/// magnitude lies.
+/// `librosa.feature.spectral_rolloff`: the lowest bin frequency at which the
+/// cumulative f32 energy reaches `roll_percent` of the frame's total.
 pub fn rolloff(s: &[f32], freqs: &[f64], frames: usize, roll_percent: f64) -> Vec<f64> {
     let bins = freqs.len();
-    (0..frames)
-        .map(|t| {
-            // librosa accumulates in float32 (np.cumsum of a float32 array).
-            let mut cum = vec![0f32; bins];
+    let mut cum = vec![0f32; bins];
+    s.chunks_exact(bins)
+        .take(frames)
+        .map(|frame| {
             let mut acc = 0f32;
-            for b in 0..bins {
-                acc += s[b * frames + t];
-                cum[b] = acc;
+            for (c, &v) in cum.iter_mut().zip(frame) {
+                acc += v;
+                *c = acc;
             }
             let threshold = (roll_percent * acc as f64) as f32;
             freqs
@@ -69,9 +79,6 @@ pub fn rolloff(s: &[f32], freqs: &[f64], frames: usize, roll_percent: f64) -> Ve
         .collect()
 }
 
-/// Octave-band spectral contrast (n_bands + 1 rows): power_to_db(peak) −
-/// power_to_db(valley), each band's peak and valley the mean of its top and
-/// bottom `quantile` of bins.
 pub fn contrast(
     s: &[f32],
     freqs: &[f64],
@@ -136,7 +143,7 @@ pub fn contrast_bands(
         let mut col = Vec::with_capacity(rows.len());
         for t in 0..frames {
             col.clear();
-            col.extend(rows.iter().map(|&b| s[b * frames + t]));
+            col.extend(rows.iter().map(|&b| s[t * bins + b]));
             col.sort_by(f32::total_cmp);
             let mean = |xs: &[f32]| xs.iter().map(|&v| v as f64).sum::<f64>() / xs.len() as f64;
             valley[k * frames + t] = mean(&col[..q]) as f32 as f64;
@@ -164,10 +171,12 @@ pub fn contrast_db(peak: &[f64], valley: &[f64]) -> Vec<f32> {
 /// Wiener entropy per frame: geometric over arithmetic mean of the power
 /// spectrum (`power = 2`, `amin = 1e-10`).
 pub fn flatness(s: &[f32], bins: usize, frames: usize) -> Vec<f64> {
-    (0..frames)
-        .map(|t| {
-            let vals: Vec<f64> = (0..bins)
-                .map(|b| ((s[b * frames + t] as f64).powi(2)).max(1e-10))
+    s.chunks_exact(bins)
+        .take(frames)
+        .map(|frame| {
+            let vals: Vec<f64> = frame
+                .iter()
+                .map(|&v| ((v as f64).powi(2)).max(1e-10))
                 .collect();
             let gmean = (vals.iter().map(|v| v.ln()).sum::<f64>() / bins as f64).exp();
             gmean / (vals.iter().sum::<f64>() / bins as f64)
