@@ -12,13 +12,20 @@ const HUGE_MIN_BYTES: usize = 4 << 20;
 /// `vec![0.0; len]`, advised to use huge pages if it is large. The zeroed
 /// allocation is lazily mapped, so the advice lands before any page exists.
 pub fn zeroed_f32(len: usize) -> Vec<f32> {
-    let v = vec![0f32; len];
+    zeroed(len)
+}
+
+/// `vec![T::default(); len]` for a type whose default is all-zero bytes
+/// (f32, f64, integers: allocated zeroed, so lazily mapped), advised to use
+/// huge pages if it is large.
+pub fn zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
+    let v = vec![T::default(); len];
     advise_huge(&v);
     v
 }
 
 #[cfg(target_os = "linux")]
-fn advise_huge(v: &[f32]) {
+fn advise_huge<T>(v: &[T]) {
     const HUGE: usize = 2 << 20;
     let bytes = std::mem::size_of_val(v);
     if bytes < HUGE_MIN_BYTES {
@@ -42,4 +49,4 @@ fn advise_huge(v: &[f32]) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn advise_huge(_: &[f32]) {}
+fn advise_huge<T>(_: &[T]) {}

@@ -477,7 +477,7 @@ impl Extractor {
             rows: usize,
             frames: usize,
         ) -> Vec<T> {
-            let mut out = vec![T::default(); rows * frames];
+            let mut out = crate::buffer::zeroed(rows * frames);
             for (part, &(t0, t1)) in parts.iter().zip(ranges) {
                 let w = t1 - t0;
                 for r in 0..rows {
