@@ -1,16 +1,22 @@
 //! Helpers shared by the benchmarks.
 
-/// Peak resident memory of this process so far, in MB (Linux; NaN elsewhere).
-pub fn peak_rss_mb() -> f64 {
+/// A memory figure from /proc/self/status (e.g. "VmHWM"), in MB (Linux;
+/// NaN elsewhere).
+fn status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
                 .map(|kb| kb / 1024.0)
         })
         .unwrap_or(f64::NAN)
+}
+
+/// Peak resident memory of this process so far, in MB (Linux; NaN elsewhere).
+pub fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM")
 }
 
 /// Resets the peak-RSS high-water mark to the current RSS (Linux ≥ 4.0:
@@ -24,13 +30,5 @@ pub fn reset_peak_rss() -> bool {
 /// Current resident memory in MB (Linux; NaN elsewhere).
 #[allow(dead_code)]
 pub fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-                .map(|kb| kb / 1024.0)
-        })
-        .unwrap_or(f64::NAN)
+    status_mb("VmRSS")
 }

@@ -9,15 +9,10 @@
 /// Buffers below this are left alone (page faults are a small share there).
 const HUGE_MIN_BYTES: usize = 4 << 20;
 
-/// `vec![0.0; len]`, advised to use huge pages if it is large. The zeroed
-/// allocation is lazily mapped, so the advice lands before any page exists.
-pub fn zeroed_f32(len: usize) -> Vec<f32> {
-    zeroed(len)
-}
-
 /// `vec![T::default(); len]` for a type whose default is all-zero bytes
-/// (f32, f64, integers: allocated zeroed, so lazily mapped), advised to use
-/// huge pages if it is large.
+/// (f32, f64, integers), advised to use huge pages if it is large. The
+/// zeroed allocation is lazily mapped, so the advice lands before any page
+/// exists.
 pub fn zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
     let v = vec![T::default(); len];
     advise_huge(&v);

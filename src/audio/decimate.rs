@@ -135,7 +135,7 @@ impl Decimator {
     /// transient, as any resampler's do).
     pub fn process(&self, input: &[f32]) -> Vec<f32> {
         let total = input.len().div_ceil(self.factor);
-        let mut out = crate::buffer::zeroed_f32(total);
+        let mut out = crate::buffer::zeroed(total);
         let per_task = 2 * self.per_block() * PAIRS_PER_TASK;
         out.par_chunks_mut(per_task).enumerate().for_each_init(
             || Scratch::new(self),

@@ -118,7 +118,7 @@ fn read_wav_pcm(path: &Path, ext: &str) -> Option<(Vec<f32>, u32, usize)> {
         use rayon::prelude::*;
         const BLOCK: usize = 1 << 16; // frames per task
         let frame = width * channels;
-        let mut out = crate::buffer::zeroed_f32(frames);
+        let mut out = crate::buffer::zeroed(frames);
         out.par_chunks_mut(BLOCK)
             .zip(data.par_chunks(BLOCK * frame))
             .for_each(|(o, raw)| {
@@ -139,7 +139,7 @@ fn read_wav_pcm(path: &Path, ext: &str) -> Option<(Vec<f32>, u32, usize)> {
         // that f32 holds exactly), so this is librosa's value bit for bit.
         (hound::SampleFormat::Int, 2) if channels == 1 => {
             use rayon::prelude::*;
-            let mut out = crate::buffer::zeroed_f32(frames);
+            let mut out = crate::buffer::zeroed(frames);
             out.par_chunks_mut(1 << 16)
                 .zip(data.par_chunks(2 << 16))
                 .for_each(|(o, raw)| {

@@ -5,7 +5,7 @@
 /// parallel over blocks (the max is exact in any order).
 pub fn power_to_db(s: &[f32], amin: f64, top_db: Option<f64>) -> Vec<f32> {
     use rayon::prelude::*;
-    let mut db = crate::buffer::zeroed_f32(s.len());
+    let mut db = crate::buffer::zeroed(s.len());
     db.par_chunks_mut(1 << 14)
         .zip(s.par_chunks(1 << 14))
         .for_each(|(d, s)| super::simd::power_db(s, amin as f32, d));
