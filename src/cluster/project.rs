@@ -42,6 +42,14 @@ fn d_theta() -> f64 {
 }
 
 impl Projection {
+    /// The method's name, as the report shows it.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Projection::Pca => "pca",
+            Projection::Tsne { .. } => "tsne",
+        }
+    }
+
     pub fn project(&self, x: &Array2<f32>, seed: u64) -> Result<Array2<f32>> {
         match *self {
             Projection::Pca => pca2(x),
