@@ -26,7 +26,11 @@ const VECTOR_FILE: &str = "x.npy";
 
 /// The dataset's feature matrix for one feature set.
 pub struct FeatureMatrix {
+    /// One row per track, or per window of a segmented set.
     pub x: Array2<f32>,
+    /// For a segmented set, each row's track as an index into `rows`;
+    /// None when rows are tracks.
+    pub windows: Option<Vec<usize>>,
     pub layout: crate::models::Layout,
     /// Indices into the dataset's tracks of the rows of `x`.
     pub rows: Vec<usize>,
@@ -69,6 +73,7 @@ pub fn compute(
         let dim = x.ncols();
         return Ok(FeatureMatrix {
             x,
+            windows: None,
             layout: Layout::audio(FeatureShape::Summary { dim }),
             rows: (0..data.tracks.len()).collect(),
             skipped: Vec::new(),
@@ -76,10 +81,17 @@ pub fn compute(
             cache_hits: 0,
         });
     }
-    let (x, rows, skipped, seconds, hits) = if spec.features.is_empty() {
+    let (x, windows, rows, skipped, seconds, hits) = if spec.features.is_empty() {
         progress.inc(data.tracks.len() as u64);
         let n = data.tracks.len();
-        (Array2::zeros((n, 0)), (0..n).collect(), Vec::new(), 0.0, 0)
+        (
+            Array2::zeros((n, 0)),
+            None,
+            (0..n).collect(),
+            Vec::new(),
+            0.0,
+            0,
+        )
     } else {
         audio_block(dataset, data, spec, store, progress, missing)?
     };
@@ -91,6 +103,14 @@ pub fn compute(
             let lyrics_started = Instant::now();
             let (text, present) = lyrics_block(l, data, &rows, model.as_ref(), store, device)
                 .context("lyrics features")?;
+            // Each window carries its track's lyrics.
+            let (text, present) = match &windows {
+                None => (text, present),
+                Some(w) => (
+                    text.select(ndarray::Axis(0), w),
+                    w.iter().map(|&r| present[r]).collect(),
+                ),
+            };
             let layout = Layout {
                 audio: spec.audio_shape(),
                 text: Some(TextBlock {
@@ -107,6 +127,7 @@ pub fn compute(
     };
     Ok(FeatureMatrix {
         x,
+        windows,
         layout,
         rows,
         skipped,
@@ -117,8 +138,9 @@ pub fn compute(
     })
 }
 
-/// One track's outcome: its vector or why it is unusable.
-type TrackOutcome = Result<Vec<f32>, String>;
+/// One track's outcome: its vectors (one, or one per window) or why it is
+/// unusable.
+type TrackOutcome = Result<Vec<Vec<f32>>, String>;
 
 /// Extracts (or reads from the cache) the features of the tracks `which`
 /// selects; failures are published as their reason. Returns per selected
@@ -140,13 +162,20 @@ pub fn extract_tracks(
         if let Ok(reason) = std::fs::read_to_string(dir.join(ERROR_FILE)) {
             return Ok(Err(reason));
         }
-        let v = read_vector(&dir.join(VECTOR_FILE))?;
+        let m: Array2<f32> = ndarray_npy::read_npy(dir.join(VECTOR_FILE))
+            .with_context(|| format!("{VECTOR_FILE} is unreadable"))?;
         anyhow::ensure!(
-            v.len() == dim,
-            "{VECTOR_FILE} holds {} values, this feature set makes {dim}",
-            v.len()
+            m.ncols() == dim && m.nrows() >= 1,
+            "{VECTOR_FILE} is {} x {}, this feature set makes vectors of {dim}",
+            m.nrows(),
+            m.ncols()
         );
-        Ok(Ok(v))
+        anyhow::ensure!(
+            spec.segment.is_some() || m.nrows() == 1,
+            "{VECTOR_FILE} has {} windows, this feature set has none",
+            m.nrows()
+        );
+        Ok(Ok(m.rows().into_iter().map(|r| r.to_vec()).collect()))
     };
     let todo: Vec<usize> = (0..keys.len()).filter(|&t| which(t)).collect();
     todo.par_iter()
@@ -158,7 +187,7 @@ pub fn extract_tracks(
                     FEATURES,
                     key,
                     |tmp| match extract_track(&track.path, dataset, &extractor) {
-                        Ok(v) => write_vector(&tmp.join(VECTOR_FILE), &v),
+                        Ok(v) => write_windows(&tmp.join(VECTOR_FILE), &v),
                         Err(e) => std::fs::write(tmp.join(ERROR_FILE), format!("{e:#}"))
                             .context("cannot record the failure"),
                     },
@@ -179,7 +208,14 @@ pub fn extract_tracks(
         .collect()
 }
 
-type AudioBlock = (Array2<f32>, Vec<usize>, Vec<(String, String)>, f64, usize);
+type AudioBlock = (
+    Array2<f32>,
+    Option<Vec<usize>>,
+    Vec<usize>,
+    Vec<(String, String)>,
+    f64,
+    usize,
+);
 
 /// Per-track audio features (cached), the usable rows, the skipped tracks.
 fn audio_block(
@@ -192,7 +228,8 @@ fn audio_block(
 ) -> Result<AudioBlock> {
     let outcomes = extract_tracks(dataset, data, spec, store, progress, missing, |_| true)?;
     let mut rows = Vec::new();
-    let mut vectors = Vec::new();
+    let mut vectors: Vec<Vec<f32>> = Vec::new();
+    let mut windows = Vec::new();
     let mut skipped = Vec::new();
     let mut hits = 0;
     let mut seconds = 0.0;
@@ -201,8 +238,9 @@ fn audio_block(
         seconds += s;
         match r {
             Ok(v) => {
+                windows.extend(std::iter::repeat_n(rows.len(), v.len()));
                 rows.push(i);
-                vectors.push(v);
+                vectors.extend(v);
             }
             Err(e) => {
                 let path = data.tracks[i].path.display().to_string();
@@ -213,14 +251,14 @@ fn audio_block(
             }
         }
     }
-    if vectors.len() < 2 {
+    if rows.len() < 2 {
         let why = skipped
             .first()
             .map(|(t, r)| format!(" ({} skipped, e.g. {t}: {r})", skipped.len()))
             .unwrap_or_default();
         bail!(
             "only {} usable track(s) for this feature set: need at least 2{why}",
-            vectors.len()
+            rows.len()
         );
     }
     let dim = vectors[0].len();
@@ -236,7 +274,8 @@ fn audio_block(
             FeatureShape::Sequence { rows, frames } => standardize_rows(&mut x, rows, frames),
         }
     }
-    Ok((x, rows, skipped, seconds, hits))
+    let windows = spec.segment.is_some().then_some(windows);
+    Ok((x, windows, rows, skipped, seconds, hits))
 }
 
 /// The lyrics columns of the given rows and whether each track has lyrics.
@@ -318,7 +357,11 @@ fn lyrics_block(
     Ok((x, present))
 }
 
-fn extract_track(path: &Path, dataset: &DatasetSpec, extractor: &Extractor) -> Result<Vec<f32>> {
+fn extract_track(
+    path: &Path,
+    dataset: &DatasetSpec,
+    extractor: &Extractor,
+) -> Result<Vec<Vec<f32>>> {
     let mut decoded = decode_file(path, &dataset.decode_params())?;
     let sr = decoded.sample_rate as f64;
     let seconds = decoded.samples.len() as f64 / sr;
@@ -333,13 +376,15 @@ fn extract_track(path: &Path, dataset: &DatasetSpec, extractor: &Extractor) -> R
             .samples
             .resize((dataset.min_duration() * sr).ceil() as usize, 0.0);
     }
-    let v = extractor
-        .vector(&decoded.samples)
+    let windows = extractor
+        .windows(&decoded.samples)
         .map_err(anyhow::Error::msg)?;
-    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-        bail!("feature {i} is not finite");
+    for (w, v) in windows.iter().enumerate() {
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            bail!("feature {i} of window {w} is not finite");
+        }
     }
-    Ok(v)
+    Ok(windows)
 }
 
 /// Zero mean, unit variance per column (population std; constant columns
@@ -366,6 +411,13 @@ pub fn standardize_rows(x: &mut Array2<f32>, rows: usize, frames: usize) {
         x.slice_mut(ndarray::s![.., cols])
             .mapv_inplace(|v| ((v as f64 - mean) / std) as f32);
     }
+}
+
+/// A track's vectors as one windows × dim `.npy`.
+fn write_windows(path: &Path, v: &[Vec<f32>]) -> Result<()> {
+    let dim = v.first().map_or(0, Vec::len);
+    let a = Array2::from_shape_vec((v.len(), dim), v.concat())?;
+    ndarray_npy::write_npy(path, &a).with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub fn write_vector(path: &Path, v: &[f32]) -> Result<()> {

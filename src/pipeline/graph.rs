@@ -211,6 +211,7 @@ fn extraction_params(spec: &FeatureSetSpec) -> Value {
     let o = v.as_object_mut().expect("feature spec is an object");
     o.remove("standardize");
     o.remove("lyrics");
+    o.remove("pool");
     v
 }
 
@@ -368,7 +369,8 @@ impl StageGraph {
                     let lyrics = lyrics_key(spec, data, model.as_ref());
                     let mut m = Recipe::new(MATRIX, MATRIX_VERSION)
                         .in_memory()
-                        .param("standardize", json!(spec.standardize));
+                        .param("standardize", json!(spec.standardize))
+                        .param("pool", json!(spec.pooling()));
                     if tracks.is_empty() {
                         // Precomputed rows, or lyrics only: the dataset's
                         // own input keys stand for the rows.

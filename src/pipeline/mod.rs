@@ -600,7 +600,7 @@ fn cell_result(
         );
         res.noise_fraction =
             Some(labels.iter().filter(|&&l| l == -1).count() as f64 / labels.len() as f64);
-        let (card, run) = stages::score(exp, g, c, cell, rep, &labels, truth.as_deref(), store)?;
+        let (card, run) = stages::score(exp, g, c, rep, &labels, truth.as_deref(), store)?;
         record(&mut res, SCORE, &run);
         res.assignments = labels;
         Ok(card)

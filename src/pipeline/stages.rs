@@ -13,6 +13,7 @@ use super::features::FeatureMatrix;
 use super::graph::{StageGraph, Unit, CLUSTER, PROJECT, REPRESENT, SCORE};
 use crate::cache::{Artifact, Key, Store};
 use crate::cluster::metrics;
+use crate::dsp::Pool;
 use crate::models::{EpochLoss, FitInput, TrainObserver};
 use crate::report::results::Projected;
 use crate::spec::{Cell, Experiment};
@@ -99,16 +100,23 @@ pub fn represent(
             (load(&a.dir)?, a)
         }
         Compute::Missing => {
+            // The dataset track of each row of the matrix (a window's is its
+            // track's).
+            let track_of: Vec<usize> = match &fm.windows {
+                Some(w) => w.iter().map(|&r| fm.rows[r]).collect(),
+                None => fm.rows.clone(),
+            };
             let condition = match (
                 cell.repr.repr.condition(),
                 graph.conditions[&cell.repr.label].as_ref(),
             ) {
                 (Some(name), Some(all)) => {
-                    let values: Vec<String> = fm.rows.iter().map(|&i| all[i].clone()).collect();
+                    let values: Vec<String> = track_of.iter().map(|&i| all[i].clone()).collect();
                     Some(crate::models::Condition::from_values(name, &values))
                 }
                 _ => None,
             };
+            let pooling = cell.features.spec.pooling();
             store.load_or_build(
                 REPRESENT,
                 &key,
@@ -127,7 +135,11 @@ pub fn represent(
                     if let Some(bad) = fitted.latent.iter().position(|v| !v.is_finite()) {
                         anyhow::bail!("latent value {bad} is not finite");
                     }
-                    ndarray_npy::write_npy(tmp.join(LATENT), &fitted.latent)?;
+                    let latent = match (&fm.windows, &pooling) {
+                        (Some(w), Some(p)) => pool(&fitted.latent, w, rows, p),
+                        _ => fitted.latent,
+                    };
+                    ndarray_npy::write_npy(tmp.join(LATENT), &latent)?;
                     std::fs::write(tmp.join(HISTORY), serde_json::to_vec(&fitted.history)?)?;
                     Ok(())
                 },
@@ -140,6 +152,33 @@ pub fn represent(
         latent: Arc::new(latent),
         history,
     })
+}
+
+/// Pools window latents into one row per track: for each statistic of
+/// `pools` in order, its value per latent dimension over the track's
+/// windows (`std` is the population std), concatenated.
+pub fn pool(latent: &Array2<f32>, windows: &[usize], tracks: usize, pools: &[Pool]) -> Array2<f32> {
+    let d = latent.ncols();
+    let mut out = Array2::<f32>::zeros((tracks, d * pools.len()));
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); tracks];
+    for (row, &t) in windows.iter().enumerate() {
+        members[t].push(row);
+    }
+    for (t, rows) in members.iter().enumerate() {
+        let n = rows.len().max(1) as f64;
+        for j in 0..d {
+            let vals = rows.iter().map(|&r| latent[[r, j]] as f64);
+            let mean = vals.clone().sum::<f64>() / n;
+            for (k, p) in pools.iter().enumerate() {
+                out[[t, k * d + j]] = match p {
+                    Pool::Mean => mean,
+                    Pool::Std => (vals.clone().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt(),
+                    Pool::Max => vals.clone().fold(f64::NEG_INFINITY, f64::max),
+                } as f32;
+            }
+        }
+    }
+    out
 }
 
 /// Projects a unit's latent to 2-D for the figures. Projections are cheap
@@ -217,13 +256,13 @@ pub fn score(
     exp: &Experiment,
     graph: &StageGraph,
     c: usize,
-    cell: &Cell,
     rep: &Represented,
     labels: &[i64],
     truth: Option<&[usize]>,
     store: &Store,
 ) -> Result<(metrics::Scorecard, StageRun)> {
     let key = graph.key(graph.cells[c].score);
+    let cell = &exp.cells[graph.cells[c].cell];
     let (card, a) = store.load_or_build(
         SCORE,
         &key,
@@ -241,4 +280,19 @@ pub fn score(
         },
     )?;
     Ok((card, StageRun::of(key, &a)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooling_summarises_each_tracks_windows() {
+        // Two tracks: windows 0, 1 belong to track 0; window 2 to track 1.
+        let latent = ndarray::array![[1.0f32, 10.0], [3.0, 20.0], [5.0, -1.0]];
+        let p = pool(&latent, &[0, 0, 1], 2, &[Pool::Mean, Pool::Std, Pool::Max]);
+        assert_eq!(p.dim(), (2, 6));
+        assert_eq!(p.row(0).to_vec(), [2.0, 15.0, 1.0, 5.0, 3.0, 20.0]);
+        assert_eq!(p.row(1).to_vec(), [5.0, -1.0, 0.0, 0.0, 5.0, -1.0]);
+    }
 }

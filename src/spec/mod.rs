@@ -381,9 +381,19 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
         let path = p(&["features", name]);
         for v in grid::expand(table, &path)? {
             let spec = FeatureSetSpec::parse(&v.table, &path)?;
+            // A segmented set says so in its cell ids, swept or not.
+            let label = match spec.segment {
+                Some(seg) if !v.swept.iter().any(|(k, _)| k == "segment") => format!(
+                    "{}@{}s{}",
+                    v.label(name),
+                    seg.seconds,
+                    seg.hop.map(|h| format!("/{h}s")).unwrap_or_default()
+                ),
+                _ => v.label(name),
+            };
             feature_sets.push(Arc::new(FeatureVariant {
                 name: name.clone(),
-                label: v.label(name),
+                label,
                 spec,
             }));
         }
