@@ -30,6 +30,20 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
 
     let o = runner(dir.path(), &["run", "tiny.toml"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // stderr is not a terminal here: progress comes as plain lines, each
+    // training every tenth of its epochs (15 epochs: at 2, 3, 5, ... 15).
+    let log = text(&o);
+    assert!(
+        log.contains("features: 18 tracks to extract or load"),
+        "{log}"
+    );
+    for epoch in [2, 3, 15] {
+        assert!(
+            log.contains(&format!("  mfcc/vae/seed=1: epoch {epoch}/15, loss ")),
+            "{epoch}: {log}"
+        );
+    }
+    assert!(!log.contains("epoch 1/15,"), "not every epoch: {log}");
     let report = dir.path().join("reports/tiny");
     for f in vaerun::report::FILES {
         assert!(report.join(f).is_file(), "missing {f}");

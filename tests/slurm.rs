@@ -372,3 +372,91 @@ fn submit_runs_the_quickstart_on_a_real_cluster_and_resubmits_only_what_is_missi
         .iter()
         .all(|c| c["status"] == "ok"));
 }
+
+/// What needs no cluster: the scripts of a dry run, the settings' checks,
+/// and the environment layering of executor settings.
+#[test]
+fn dry_run_scripts_carry_the_settings_which_stay_out_of_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(&dir.path().join("cache"), &dir.path().join("reports"));
+    common::write(dir.path(), "tiny.toml", &exp);
+    let plain = common::runner(dir.path(), &["plan", "tiny.toml"]);
+    let o = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir.path())
+        .args([
+            "submit",
+            "tiny.toml",
+            "--dry-run",
+            "--set",
+            "executor.slurm.time=\"1:30:00\"",
+            "--set",
+            "executor.slurm.setup=[\"module load cuda\"]",
+        ])
+        .env("RUNNER_EXECUTOR__SLURM__PARTITION", "gpu")
+        .env("RUNNER_EXECUTOR__SLURM__GPUS", "2")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("to submit: 4 unit(s), features of 18 track(s) in 1 task(s)"),
+        "{out}"
+    );
+    for line in [
+        "#SBATCH --partition=gpu",
+        "#SBATCH --gres=gpu:2",
+        "#SBATCH --time=1:30:00",
+        "#SBATCH --array=0-3",
+        "#SBATCH --array=0-0",
+        "module load cuda",
+        "--unit \"$UNIT\"",
+        "--from-cache --task-records",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    // The frozen experiment holds the resolved settings; the units file
+    // lists what the array runs.
+    let sub = std::fs::read_dir(dir.path().join("reports/tiny/slurm"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let frozen = std::fs::read_to_string(sub.join("experiment.toml")).unwrap();
+    assert!(frozen.contains("partition = \"gpu\""), "{frozen}");
+    let units = std::fs::read_to_string(sub.join("units.txt")).unwrap();
+    assert_eq!(units.lines().count(), 4);
+    // Executor settings are where work runs, not what it computes: the
+    // frozen experiment plans the same keys.
+    let frozen_plan = common::runner(
+        dir.path(),
+        &["plan", sub.join("experiment.toml").to_str().unwrap()],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stdout).replace("tiny.toml", ""),
+        String::from_utf8_lossy(&frozen_plan.stdout).replace("tiny.toml", "")
+    );
+
+    // Unknown keys and values that would break a batch script are errors.
+    for (set, want) in [
+        (
+            "executor.slurm.partion=gpu",
+            "unknown key `partion`; did you mean `partition`?",
+        ),
+        (
+            "executor.slurm.time=\"2 hours\"",
+            "executor.slurm.time: `2 hours` is not a SLURM time limit",
+        ),
+        (
+            "executor.slurm.partition=\"a b\"",
+            "executor.slurm.partition",
+        ),
+    ] {
+        let o = common::runner(
+            dir.path(),
+            &["submit", "tiny.toml", "--dry-run", "--set", set],
+        );
+        assert_eq!(o.status.code(), Some(2), "{set}: {}", text(&o));
+        assert!(text(&o).contains(want), "{set}: {}", text(&o));
+    }
+}
