@@ -59,6 +59,8 @@ pub struct FeatureMatrix {
     pub skipped: Vec<(String, String)>,
     pub seconds: f64,
     pub cache_hits: usize,
+    /// How the audio block was standardised (None: it was not).
+    pub scaling: Option<super::scaling::Scaling>,
 }
 
 /// The matrix key: the ordered per-track audio keys, standardisation, and
@@ -141,9 +143,7 @@ pub fn compute(
         }
         let mut x = x.clone();
         progress.inc(data.tracks.len() as u64);
-        if spec.standardize {
-            standardize(&mut x);
-        }
+        let scaling = spec.standardize.then(|| standardize(&mut x));
         let dim = x.ncols();
         return Ok(FeatureMatrix {
             key: matrix_key(&data.input_keys, spec, None),
@@ -153,9 +153,10 @@ pub fn compute(
             skipped: Vec::new(),
             seconds: started.elapsed().as_secs_f64(),
             cache_hits: 0,
+            scaling,
         });
     }
-    let (x, rows, skipped, used_keys, hits) = if spec.features.is_empty() {
+    let (x, rows, skipped, used_keys, hits, scaling) = if spec.features.is_empty() {
         progress.inc(data.tracks.len() as u64);
         let n = data.tracks.len();
         (
@@ -164,6 +165,7 @@ pub fn compute(
             Vec::new(),
             Vec::new(),
             0,
+            None,
         )
     } else {
         audio_block(dataset, data, spec, store, progress)?
@@ -196,6 +198,7 @@ pub fn compute(
         skipped,
         seconds: started.elapsed().as_secs_f64(),
         cache_hits: hits,
+        scaling,
     })
 }
 
@@ -205,6 +208,7 @@ type AudioBlock = (
     Vec<(String, String)>,
     Vec<Key>,
     usize,
+    Option<super::scaling::Scaling>,
 );
 
 /// Per-track audio features (cached), the usable rows, the skipped tracks.
@@ -275,15 +279,13 @@ fn audio_block(
     for (mut row, v) in x.rows_mut().into_iter().zip(&vectors) {
         row.assign(&Array1::from(v.clone()));
     }
-    if spec.standardize {
-        match spec.shape() {
-            FeatureShape::Summary { .. } => standardize(&mut x),
-            // A sequence's columns are (row, frame) pairs: scale each feature
-            // row over all tracks and frames, keeping the time structure.
-            FeatureShape::Sequence { rows, frames } => standardize_rows(&mut x, rows, frames),
-        }
-    }
-    Ok((x, rows, skipped, used_keys, hits))
+    let scaling = spec.standardize.then(|| match spec.shape() {
+        FeatureShape::Summary { .. } => standardize(&mut x),
+        // A sequence's columns are (row, frame) pairs: scale each feature
+        // row over all tracks and frames, keeping the time structure.
+        FeatureShape::Sequence { rows, frames } => standardize_rows(&mut x, rows, frames),
+    });
+    Ok((x, rows, skipped, used_keys, hits, scaling))
 }
 
 /// The lyrics columns of the given rows and whether each track has lyrics.
@@ -397,28 +399,19 @@ fn extract_track(path: &Path, dataset: &DatasetSpec, extractor: &Extractor) -> R
 
 /// Zero mean, unit variance per column (population std; constant columns
 /// are centred and left unscaled).
-pub fn standardize(x: &mut Array2<f32>) {
+pub fn standardize(x: &mut Array2<f32>) -> super::scaling::Scaling {
     // A column is a "row" of one frame.
     let cols = x.ncols();
-    standardize_rows(x, cols, 1);
+    standardize_rows(x, cols, 1)
 }
 
 /// Zero mean, unit variance per feature row of row-major sequences.
-pub fn standardize_rows(x: &mut Array2<f32>, rows: usize, frames: usize) {
-    for r in 0..rows {
-        let cols = r * frames..(r + 1) * frames;
-        let block = x.slice(ndarray::s![.., cols.clone()]);
-        let n = block.len() as f64;
-        let mean = block.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = block
-            .iter()
-            .map(|&v| (v as f64 - mean).powi(2))
-            .sum::<f64>()
-            / n;
-        let std = if var > 1e-24 { var.sqrt() } else { 1.0 };
-        x.slice_mut(ndarray::s![.., cols])
-            .mapv_inplace(|v| ((v as f64 - mean) / std) as f32);
-    }
+pub fn standardize_rows(
+    x: &mut Array2<f32>,
+    rows: usize,
+    frames: usize,
+) -> super::scaling::Scaling {
+    super::scaling::Scaling::fit_apply(x, rows, frames)
 }
 
 pub fn write_vector(path: &Path, v: &[f32]) -> Result<()> {

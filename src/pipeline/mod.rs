@@ -9,6 +9,7 @@
 
 pub mod dataset;
 pub mod features;
+pub mod scaling;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -23,7 +24,9 @@ use rayon::prelude::*;
 use crate::cache::{Key, KeyBuilder, Store};
 use crate::cluster::metrics;
 use crate::cluster::project::Projection;
+use crate::models::recon::Reconstruction;
 use crate::models::{device, EpochLoss, FitInput};
+use crate::report::recon::ReconShown;
 use crate::report::results::{
     CellResult, CellStatus, ClassCount, DatasetInfo, Projected, RunRecord, SkippedTrack,
 };
@@ -203,6 +206,8 @@ struct Represented {
     key: Key,
     latent: Arc<Array2<f32>>,
     history: Vec<EpochLoss>,
+    /// The reconstruction's error and the tracks a figure shows.
+    recon: Option<(crate::models::recon::ReconError, Option<ReconShown>)>,
     seconds: f64,
     cached: bool,
 }
@@ -430,8 +435,30 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         histories,
         projections,
         warnings,
+        reconstructions: reconstructions(exp, &cells, &cell_repr, &represented),
     };
     Ok(RunOutcome { record })
+}
+
+/// The tracks each representation's reconstruction figure shows, for the
+/// first seed's artifacts only (one figure per configuration keeps
+/// results.json small).
+fn reconstructions(
+    exp: &Experiment,
+    cells: &[&Cell],
+    cell_repr: &[Option<Key>],
+    represented: &HashMap<Key, Result<Represented, String>>,
+) -> BTreeMap<String, ReconShown> {
+    let first = exp.experiment.seeds.iter().min().copied();
+    cells
+        .iter()
+        .zip(cell_repr)
+        .filter(|(c, _)| Some(c.seed) == first)
+        .filter_map(|(_, k)| match represented.get(k.as_ref()?) {
+            Some(Ok(r)) => Some((r.key.hex(), r.recon.as_ref()?.1.clone()?)),
+            _ => None,
+        })
+        .collect()
 }
 
 pub const PROJECT: &str = "project";
@@ -520,10 +547,12 @@ fn represent(
             .with_context(|| format!("corrupt cache entry {}", dir.display()))?;
         let history: Vec<EpochLoss> =
             serde_json::from_slice(&std::fs::read(dir.join("history.json"))?)?;
+        let recon = Reconstruction::read(&dir)?;
         return Ok(Represented {
             key,
             latent: Arc::new(latent),
             history,
+            recon: recon.map(|r| (r.error, ReconShown::new(&r, &fm.layout))),
             seconds: t.elapsed().as_secs_f64(),
             cached: true,
         });
@@ -555,6 +584,12 @@ fn represent(
             tmp.join("history.json"),
             serde_json::to_vec(&fitted.history)?,
         )?;
+        if let Some(r) = &fitted.recon {
+            r.write(tmp)?;
+        }
+        if let Some(s) = &fm.scaling {
+            s.write(tmp)?;
+        }
         out = Some(fitted);
         Ok(())
     })?;
@@ -563,6 +598,9 @@ fn represent(
         key,
         latent: Arc::new(fitted.latent),
         history: fitted.history,
+        recon: fitted
+            .recon
+            .map(|r| (r.error, ReconShown::new(&r, &fm.layout))),
         seconds: t.elapsed().as_secs_f64(),
         cached: false,
     })
@@ -610,6 +648,7 @@ fn base_result(cell: &Cell) -> CellResult {
         keys: BTreeMap::new(),
         assignments: Vec::new(),
         label_leak: None,
+        recon_error: None,
     }
 }
 
@@ -650,6 +689,7 @@ fn cluster_and_score(
     res.timings.insert(REPRESENT.into(), rep.seconds);
     res.cached.insert(REPRESENT.into(), rep.cached);
     res.final_loss = rep.history.last().cloned();
+    res.recon_error = rep.recon.as_ref().map(|r| r.0);
     let truth: Option<Vec<usize>> = truth_all.map(|t| fm.rows.iter().map(|&i| t[i]).collect());
     let n_classes = truth.as_ref().map(|_| data.classes.len());
     match cluster_stage(exp, cell, rep, n_classes, truth.as_deref(), store, &mut res) {
@@ -760,7 +800,7 @@ pub fn git_commit(dir: &Path) -> Option<String> {
 }
 
 /// The cell with this id, or an error suggesting the nearest id.
-fn find_cell<'a>(exp: &'a Experiment, id: &str) -> Result<&'a Cell> {
+pub fn find_cell<'a>(exp: &'a Experiment, id: &str) -> Result<&'a Cell> {
     exp.cells.iter().find(|c| c.id == id).ok_or_else(|| {
         let near = crate::spec::suggest::nearest(id, exp.cells.iter().map(|c| c.id.as_str()));
         anyhow!(
