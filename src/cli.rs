@@ -591,3 +591,50 @@ pub fn diff(args: &DiffArgs) -> Result<i32, Failure> {
     }
     Ok(exit::OK)
 }
+
+/// `runner sample EXP --cell ID`: decodes draws from a trained model's
+/// prior into feature matrices, images and (for mel spectrograms) audio.
+pub fn sample(
+    file: &Path,
+    set: &[String],
+    cell: &str,
+    n: usize,
+    condition: Option<&str>,
+    seed: u64,
+    out: &Path,
+) -> Result<i32, Failure> {
+    use crate::sample::{SampleError, SampleOptions};
+    let exp = load(file, set)?;
+    let written = crate::sample::sample(
+        &exp,
+        &SampleOptions {
+            cell,
+            n,
+            condition,
+            seed,
+            out,
+        },
+    )
+    .map_err(|e| match e {
+        SampleError::Invalid(error) => Failure {
+            code: exit::BAD_SPEC,
+            error,
+        },
+        SampleError::Unavailable(error) => Failure {
+            code: exit::RUNTIME,
+            error,
+        },
+    })?;
+    eprintln!(
+        "wrote {n} samples of {cell} to {} ({} files{}{})",
+        out.display(),
+        written.files.len(),
+        if written.audio { ", with audio" } else { "" },
+        if written.units == "standardised" {
+            "; values in standardised units: the artifact kept no scaling"
+        } else {
+            ""
+        }
+    );
+    Ok(exit::OK)
+}

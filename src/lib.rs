@@ -15,6 +15,7 @@ pub mod dsp;
 pub mod models;
 pub mod pipeline;
 pub mod report;
+pub mod sample;
 pub mod slurm;
 pub mod spec;
 pub mod text;

@@ -171,6 +171,30 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Decode samples from the prior N(0, I) of a trained VAE-family model
+    /// (a CVAE given --condition) into feature matrices (.npy), images and,
+    /// for mel-spectrogram models, audio (Griffin-Lim). Train it first with
+    /// `runner run EXP --cell ID`.
+    Sample {
+        experiment: PathBuf,
+        /// The cell whose model to sample (as listed by `runner plan`).
+        #[arg(long)]
+        cell: String,
+        /// Number of samples.
+        #[arg(long, default_value_t = 8)]
+        n: usize,
+        /// The condition value for a conditional model (cvae), e.g. --condition en.
+        #[arg(long)]
+        condition: Option<String>,
+        /// Seed of the draws from the prior.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
     /// Write the built-in synthetic corpus as WAV files in the GTZAN layout
     /// (DIR/<class>/<class>.000NN.wav, lyrics in .txt beside them).
     Synth {
@@ -292,6 +316,23 @@ fn main() {
             experiment,
             set,
         } => cli::synth(experiment.as_deref(), &set, &out),
+        Command::Sample {
+            experiment,
+            cell,
+            n,
+            condition,
+            seed,
+            out,
+            set,
+        } => cli::sample(
+            &experiment,
+            &set,
+            &cell,
+            n,
+            condition.as_deref(),
+            seed,
+            &out,
+        ),
     };
     let code = match result {
         Ok(code) => code,

@@ -3,8 +3,10 @@
 
 pub mod chroma;
 pub mod frames;
+pub mod inverse;
 pub mod mel;
 pub mod mfcc;
+pub mod nnls;
 mod simd;
 pub mod spectral;
 pub mod stft;
@@ -345,7 +347,8 @@ impl FeatureSetSpec {
         Ok(spec)
     }
 
-    fn rows_of(&self, f: FeatureName) -> usize {
+    /// Rows that feature `f` contributes to the feature matrix.
+    pub fn rows_of(&self, f: FeatureName) -> usize {
         match f {
             FeatureName::Mfcc => self.n_mfcc * (1 + self.deltas),
             FeatureName::Melspectrogram => self.n_mels,

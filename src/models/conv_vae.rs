@@ -26,9 +26,11 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+use super::generate::{self, Generator};
 use super::init::{self, Param};
 use super::layers::{self, Activation, GaussianHead};
 use super::loss::{kl_per_row, KlWeighting, ReconLoss};
+use super::recon::{to_array, Reconstruction};
 use super::train::{self, BatchLoss, TrainingParams};
 use super::vae::{check_net, encode_all, to_tensor};
 use super::{FitInput, Fitted, Representer};
@@ -378,10 +380,65 @@ impl Representer for ConvVae {
         let latent = encode_all(n, device, &mut rng, |idx, _| {
             Ok(net.encode(&x.index_select(idx, 0)?)?.0)
         })?;
+        let recon = Reconstruction::build(input.x, input.layout, |idx| {
+            let idx = Tensor::from_slice(idx, idx.len(), device)?;
+            let (mu, _) = net.encode(&x.index_select(&idx, 0)?)?;
+            to_array(&self.p.recon_loss.mean(&net.decode(&mu)?)?)
+        })?;
         let mut config = self.params();
         config["input_shape"] = serde_json::json!([rows, frames]);
         train::save_checkpoint(&params, &config, out_dir)?;
-        Ok(Fitted { latent, history })
+        Ok(Fitted {
+            latent,
+            history,
+            recon: Some(recon),
+        })
+    }
+
+    fn load_generator(
+        &self,
+        dir: &Path,
+        device: &candle_core::Device,
+    ) -> Result<Option<Box<dyn Generator>>> {
+        let config = generate::read_config(dir)?;
+        let shape: [usize; 2] = serde_json::from_value(
+            config
+                .get("input_shape")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+        )
+        .map_err(|_| anyhow::anyhow!("config.json has no `input_shape` [rows, frames]"))?;
+        // The initial values are overwritten by the checkpoint's.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+        let mut params = Vec::new();
+        let net = self.build(
+            self.geometry(shape[0], shape[1]),
+            &mut rng,
+            device,
+            &mut params,
+        )?;
+        generate::load_params(&params, dir, device)?;
+        Ok(Some(Box::new(ConvGenerator {
+            net,
+            latent: self.p.latent_dim,
+            recon_loss: self.p.recon_loss,
+        })))
+    }
+}
+
+/// A convolutional model's decoder loaded from its checkpoint.
+struct ConvGenerator {
+    net: Net,
+    latent: usize,
+    recon_loss: ReconLoss,
+}
+
+impl Generator for ConvGenerator {
+    fn latent_dim(&self) -> usize {
+        self.latent
+    }
+    fn decode(&self, z: &Tensor, _condition: Option<&Tensor>) -> Result<Tensor> {
+        Ok(self.recon_loss.mean(&self.net.decode(z)?)?)
     }
 }
 

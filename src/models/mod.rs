@@ -6,6 +6,7 @@ pub mod beta_vae;
 pub mod conv_vae;
 pub mod cvae;
 pub mod device;
+pub mod generate;
 pub mod hybrid_vae;
 pub mod init;
 pub mod layers;
@@ -13,6 +14,7 @@ pub mod loss;
 pub mod optim;
 pub mod pca;
 pub mod raw;
+pub mod recon;
 pub mod train;
 pub mod vae;
 
@@ -139,6 +141,9 @@ pub struct FitInput<'a> {
 pub struct Fitted {
     pub latent: Array2<f32>,
     pub history: Vec<EpochLoss>,
+    /// The inputs decoded back from the latent (None where there is no
+    /// decoder to speak of: `raw`). See [`recon`].
+    pub recon: Option<recon::Reconstruction>,
 }
 
 pub trait Representer: Send + Sync {
@@ -168,6 +173,16 @@ pub trait Representer: Send + Sync {
     /// Fits on `input.x` and returns the latent matrix; may write a
     /// checkpoint into `out_dir` (the artifact folder being built).
     fn fit(&self, input: &FitInput, out_dir: &Path) -> Result<Fitted>;
+    /// The decoder of a trained model with a prior to sample from, loaded
+    /// from the checkpoint that [`Representer::fit`] wrote into `dir`
+    /// (None for models without a prior: the baselines).
+    fn load_generator(
+        &self,
+        _dir: &Path,
+        _device: &candle_core::Device,
+    ) -> Result<Option<Box<dyn generate::Generator>>> {
+        Ok(None)
+    }
 }
 
 type ParseFn = fn(&toml::Table, &[String]) -> Result<Box<dyn Representer>, KeyError>;

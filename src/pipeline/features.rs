@@ -41,6 +41,8 @@ pub struct FeatureMatrix {
     pub seconds: f64,
     /// Tracks that came from the cache.
     pub cache_hits: usize,
+    /// How the audio block was standardised (None: it was not).
+    pub scaling: Option<super::scaling::Scaling>,
 }
 
 /// Whether a feature set's missing tracks are extracted (a normal run) or
@@ -67,9 +69,7 @@ pub fn compute(
         }
         let mut x = x.clone();
         progress.inc(data.tracks.len() as u64);
-        if spec.standardize {
-            standardize(&mut x);
-        }
+        let scaling = spec.standardize.then(|| standardize(&mut x));
         let dim = x.ncols();
         return Ok(FeatureMatrix {
             x,
@@ -79,9 +79,10 @@ pub fn compute(
             skipped: Vec::new(),
             seconds: started.elapsed().as_secs_f64(),
             cache_hits: 0,
+            scaling,
         });
     }
-    let (x, windows, rows, skipped, seconds, hits) = if spec.features.is_empty() {
+    let (x, windows, rows, skipped, seconds, hits, scaling) = if spec.features.is_empty() {
         progress.inc(data.tracks.len() as u64);
         let n = data.tracks.len();
         (
@@ -91,6 +92,7 @@ pub fn compute(
             Vec::new(),
             0.0,
             0,
+            None,
         )
     } else {
         audio_block(dataset, data, spec, store, progress, missing)?
@@ -135,6 +137,7 @@ pub fn compute(
         // assembled (from cached embeddings, or by TF-IDF) on every run.
         seconds: seconds + lyrics_seconds,
         cache_hits: hits,
+        scaling,
     })
 }
 
@@ -215,6 +218,7 @@ type AudioBlock = (
     Vec<(String, String)>,
     f64,
     usize,
+    Option<super::scaling::Scaling>,
 );
 
 /// Per-track audio features (cached), the usable rows, the skipped tracks.
@@ -266,16 +270,14 @@ fn audio_block(
     for (mut row, v) in x.rows_mut().into_iter().zip(&vectors) {
         row.assign(&ndarray::ArrayView1::from(v.as_slice()));
     }
-    if spec.standardize {
-        match spec.shape() {
-            FeatureShape::Summary { .. } => standardize(&mut x),
-            // A sequence's columns are (row, frame) pairs: scale each feature
-            // row over all tracks and frames, keeping the time structure.
-            FeatureShape::Sequence { rows, frames } => standardize_rows(&mut x, rows, frames),
-        }
-    }
+    let scaling = spec.standardize.then(|| match spec.shape() {
+        FeatureShape::Summary { .. } => standardize(&mut x),
+        // A sequence's columns are (row, frame) pairs: scale each feature
+        // row over all tracks and frames, keeping the time structure.
+        FeatureShape::Sequence { rows, frames } => standardize_rows(&mut x, rows, frames),
+    });
     let windows = spec.segment.is_some().then_some(windows);
-    Ok((x, windows, rows, skipped, seconds, hits))
+    Ok((x, windows, rows, skipped, seconds, hits, scaling))
 }
 
 /// The lyrics columns of the given rows and whether each track has lyrics.
@@ -389,28 +391,19 @@ fn extract_track(
 
 /// Zero mean, unit variance per column (population std; constant columns
 /// are centred and left unscaled).
-pub fn standardize(x: &mut Array2<f32>) {
+pub fn standardize(x: &mut Array2<f32>) -> super::scaling::Scaling {
     // A column is a "row" of one frame.
     let cols = x.ncols();
-    standardize_rows(x, cols, 1);
+    standardize_rows(x, cols, 1)
 }
 
 /// Zero mean, unit variance per feature row of row-major sequences.
-pub fn standardize_rows(x: &mut Array2<f32>, rows: usize, frames: usize) {
-    for r in 0..rows {
-        let cols = r * frames..(r + 1) * frames;
-        let block = x.slice(ndarray::s![.., cols.clone()]);
-        let n = block.len() as f64;
-        let mean = block.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = block
-            .iter()
-            .map(|&v| (v as f64 - mean).powi(2))
-            .sum::<f64>()
-            / n;
-        let std = if var > 1e-24 { var.sqrt() } else { 1.0 };
-        x.slice_mut(ndarray::s![.., cols])
-            .mapv_inplace(|v| ((v as f64 - mean) / std) as f32);
-    }
+pub fn standardize_rows(
+    x: &mut Array2<f32>,
+    rows: usize,
+    frames: usize,
+) -> super::scaling::Scaling {
+    super::scaling::Scaling::fit_apply(x, rows, frames)
 }
 
 /// A track's vectors as one windows × dim `.npy`.

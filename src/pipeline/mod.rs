@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod features;
 pub mod graph;
 mod progress;
+pub mod scaling;
 pub mod stages;
 
 use std::collections::{BTreeMap, HashMap};
@@ -311,11 +312,23 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     }
 
     let mut histories = BTreeMap::new();
+    // The tracks each representation's reconstruction figure shows, for the
+    // first seed's units only (one figure per configuration keeps
+    // results.json small).
+    let mut reconstructions = BTreeMap::new();
+    let first_seed = exp.experiment.seeds.iter().min().copied();
     for (u, r) in represented.iter().enumerate() {
         if let Ok(r) = r {
             compute_seconds += r.run.seconds;
+            let key = g.key(g.units[u].represent).hex();
             if !r.history.is_empty() {
-                histories.insert(g.key(g.units[u].represent).hex(), r.history.clone());
+                histories.insert(key.clone(), r.history.clone());
+            }
+            let seed = exp.cells[g.cells[g.units[u].cells[0]].cell].seed;
+            if let Some((_, Some(shown))) = &r.recon {
+                if Some(seed) == first_seed {
+                    reconstructions.insert(key, shown.clone());
+                }
             }
         }
     }
@@ -387,6 +400,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         histories,
         projections,
         warnings,
+        reconstructions,
     };
     Ok(RunOutcome { record })
 }
@@ -548,6 +562,7 @@ fn base_result(cell: &Cell) -> CellResult {
         keys: BTreeMap::new(),
         assignments: Vec::new(),
         label_leak: None,
+        recon_error: None,
     }
 }
 
@@ -588,6 +603,7 @@ fn cell_result(
     };
     record(&mut res, REPRESENT, &rep.run);
     res.final_loss = rep.history.last().cloned();
+    res.recon_error = rep.recon.as_ref().map(|r| r.0);
     let truth: Option<Vec<usize>> = truth_all.map(|t| fm.rows.iter().map(|&i| t[i]).collect());
     let clustered = stages::cluster(g, c, cell, rep, store).and_then(|(labels, run)| {
         record(&mut res, CLUSTER, &run);
@@ -653,7 +669,7 @@ pub fn git_commit(dir: &Path) -> Option<String> {
 }
 
 /// The index of the cell with this id, or an error suggesting the nearest.
-fn find_cell(exp: &Experiment, id: &str) -> Result<usize> {
+pub fn find_cell(exp: &Experiment, id: &str) -> Result<usize> {
     exp.cells.iter().position(|c| c.id == id).ok_or_else(|| {
         let near = crate::spec::suggest::nearest(id, exp.cells.iter().map(|c| c.id.as_str()));
         UnknownSelection(format!(

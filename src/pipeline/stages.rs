@@ -14,7 +14,9 @@ use super::graph::{StageGraph, Unit, CLUSTER, PROJECT, REPRESENT, SCORE};
 use crate::cache::{Artifact, Key, Store};
 use crate::cluster::metrics;
 use crate::dsp::Pool;
+use crate::models::recon::{ReconError, Reconstruction};
 use crate::models::{EpochLoss, FitInput, TrainObserver};
+use crate::report::recon::ReconShown;
 use crate::report::results::Projected;
 use crate::spec::{Cell, Experiment};
 
@@ -50,6 +52,8 @@ pub struct Represented {
     pub run: StageRun,
     pub latent: Arc<Array2<f32>>,
     pub history: Vec<EpochLoss>,
+    /// The reconstruction's error and the tracks a figure shows.
+    pub recon: Option<(ReconError, Option<ReconShown>)>,
 }
 
 const LATENT: &str = "latent.npy";
@@ -80,7 +84,7 @@ pub fn represent(
 ) -> Result<Represented> {
     let key = graph.key(unit.represent);
     let rows = fm.rows.len();
-    let load = |dir: &Path| -> Result<(Array2<f32>, Vec<EpochLoss>)> {
+    let load = |dir: &Path| -> Result<(Array2<f32>, Vec<EpochLoss>, Option<Reconstruction>)> {
         let latent = read_rows(dir, LATENT, rows)?;
         ensure!(
             latent.iter().all(|v| v.is_finite()),
@@ -90,9 +94,9 @@ pub fn represent(
             &std::fs::read(dir.join(HISTORY)).with_context(|| format!("{HISTORY} is missing"))?,
         )
         .with_context(|| format!("{HISTORY} is not a training history"))?;
-        Ok((latent, history))
+        Ok((latent, history, Reconstruction::read(dir)?))
     };
-    let ((latent, history), a) = match compute {
+    let ((latent, history, recon), a) = match compute {
         Compute::Nothing => {
             let a = store
                 .lookup(REPRESENT, &key)
@@ -141,6 +145,12 @@ pub fn represent(
                     };
                     ndarray_npy::write_npy(tmp.join(LATENT), &latent)?;
                     std::fs::write(tmp.join(HISTORY), serde_json::to_vec(&fitted.history)?)?;
+                    if let Some(r) = &fitted.recon {
+                        r.write(tmp)?;
+                    }
+                    if let Some(s) = &fm.scaling {
+                        s.write(tmp)?;
+                    }
                     Ok(())
                 },
                 load,
@@ -151,6 +161,7 @@ pub fn represent(
         run: StageRun::of(key, &a),
         latent: Arc::new(latent),
         history,
+        recon: recon.map(|r| (r.error, ReconShown::new(&r, &fm.layout))),
     })
 }
 

@@ -4,6 +4,8 @@
 
 pub mod diff;
 pub mod figures;
+pub mod heatmap;
+pub mod recon;
 pub mod render;
 pub mod results;
 pub mod table;

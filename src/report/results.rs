@@ -37,6 +37,10 @@ pub struct RunRecord {
     /// Problems that did not fail a cell (a figure that could not be made, ...).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// A few tracks' inputs and reconstructions per representation
+    /// artifact (by its cache key), for the reconstruction figures.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reconstructions: BTreeMap<String, super::recon::ReconShown>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -115,6 +119,12 @@ pub struct CellResult {
     /// the very labels the external metrics score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_leak: Option<String>,
+    /// Mean squared error per value of the representation's reconstruction
+    /// of every track, in the standardised feature space it was trained on
+    /// (with audio and lyrics parts for feature sets with lyrics); None for
+    /// `raw` and failed cells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recon_error: Option<crate::models::recon::ReconError>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -129,6 +129,10 @@ pub fn dataframe(rec: &RunRecord) -> Result<DataFrame> {
         let v: Vec<Option<f64>> = cells.iter().map(|c| c.final_loss.as_ref().map(f)).collect();
         cols.push(Column::from(Series::new(name.into(), v)));
     }
+    // Reconstruction error (see report::recon).
+    for (name, v) in super::recon::cell_columns(rec) {
+        cols.push(Column::from(Series::new(name.into(), v)));
+    }
     let key_stages: BTreeSet<&String> = cells.iter().flat_map(|c| c.keys.keys()).collect();
     for s in key_stages {
         let v: Vec<Option<String>> = cells.iter().map(|c| c.keys.get(s).cloned()).collect();
@@ -274,6 +278,28 @@ pub fn aggregated_dataframe(rec: &RunRecord) -> Result<DataFrame> {
         )));
         cols.push(Column::from(Series::new(
             format!("{m}.n").into(),
+            rows.iter()
+                .map(|r| get(r).map_or(0, |a| a.n as u64))
+                .collect::<Vec<_>>(),
+        )));
+    }
+    // Reconstruction error over seeds (see report::recon).
+    if let Some(recon) = super::recon::by_config(rec) {
+        let get = |r: &AggRow| recon.get(&r.config).cloned();
+        cols.push(Column::from(Series::new(
+            "recon_error.mean".into(),
+            rows.iter()
+                .map(|r| get(r).and_then(|a| a.mean))
+                .collect::<Vec<_>>(),
+        )));
+        cols.push(Column::from(Series::new(
+            "recon_error.std".into(),
+            rows.iter()
+                .map(|r| get(r).and_then(|a| a.std))
+                .collect::<Vec<_>>(),
+        )));
+        cols.push(Column::from(Series::new(
+            "recon_error.n".into(),
             rows.iter()
                 .map(|r| get(r).map_or(0, |a| a.n as u64))
                 .collect::<Vec<_>>(),
