@@ -448,12 +448,8 @@ fn project(r: &Represented, projection: &Projection, store: &Store) -> Result<Pr
     })?;
     let p: Array2<f32> = ndarray_npy::read_npy(dir.join("points.npy"))
         .with_context(|| format!("corrupt cache entry {}", dir.display()))?;
-    let method = match projection {
-        Projection::Pca => "pca",
-        Projection::Tsne { .. } => "tsne",
-    };
     Ok(Projected {
-        method: method.into(),
+        method: projection.method().into(),
         points: p.rows().into_iter().map(|r| [r[0], r[1]]).collect(),
     })
 }
