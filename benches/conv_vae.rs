@@ -37,6 +37,7 @@ fn main() {
                 condition: None,
                 seed: 0,
                 device: &candle_core::Device::Cpu,
+                observer: None,
             },
             dir.path(),
         )

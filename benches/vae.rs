@@ -27,6 +27,7 @@ fn main() {
                 condition: None,
                 seed: 0,
                 device: &device,
+                observer: None,
             },
             dir.path(),
         )

@@ -15,5 +15,6 @@ pub mod dsp;
 pub mod models;
 pub mod pipeline;
 pub mod report;
+pub mod slurm;
 pub mod spec;
 pub mod text;

@@ -361,6 +361,7 @@ impl Representer for ConvVae {
             &self.training.config(),
             &mut rng,
             device,
+            input.observer,
             |step, mode| {
                 let xb = x.index_select(step.rows, 0)?;
                 let (mu, logvar) = net.encode(&xb)?;

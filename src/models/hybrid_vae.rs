@@ -288,6 +288,7 @@ impl Representer for HybridVae {
             &self.training.config(),
             &mut rng,
             device,
+            input.observer,
             |step, mode| {
                 let (mu, logvar) = encode(step.rows, mode)?;
                 let z = layers::reparameterize(&mu, &logvar, mode)?;

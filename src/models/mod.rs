@@ -119,6 +119,11 @@ impl Condition {
     }
 }
 
+/// Watches a training: told after every epoch (progress display).
+pub trait TrainObserver: Sync {
+    fn epoch(&self, done: &EpochLoss, epochs: usize);
+}
+
 pub struct FitInput<'a> {
     /// Rows are tracks.
     pub x: &'a Array2<f32>,
@@ -127,6 +132,7 @@ pub struct FitInput<'a> {
     pub condition: Option<&'a Condition>,
     pub seed: u64,
     pub device: &'a candle_core::Device,
+    pub observer: Option<&'a dyn TrainObserver>,
 }
 
 #[derive(Debug)]

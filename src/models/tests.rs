@@ -56,6 +56,7 @@ fn fit(
             condition: cond,
             seed,
             device: &candle_core::Device::Cpu,
+            observer: None,
         },
         dir.path(),
     )?;
@@ -143,6 +144,7 @@ fn reconstructions_beat_the_mean() {
         condition: None,
         seed: 3,
         device: &candle_core::Device::Cpu,
+        observer: None,
     };
     let (trained, _, _) = m.train(&input).unwrap();
     let rows = candle_core::Tensor::arange(0u32, 240, &candle_core::Device::Cpu).unwrap();

@@ -536,6 +536,7 @@ impl DenseVae {
             &self.training.config(),
             &mut rng,
             device,
+            input.observer,
             |step, mode| trained.loss(step.rows, step.progress, mode),
         )?;
         Ok((trained, params, history))

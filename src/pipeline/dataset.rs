@@ -117,12 +117,12 @@ impl ResolvedDataset {
         let Some((key, _, spec)) = &self.corpus else {
             return Ok(true);
         };
-        let (_, cached) = store.get_or_build(CORPUS_STAGE, key, |tmp| {
+        let a = store.get_or_build(CORPUS_STAGE, key, |tmp| {
             synthetic::write_corpus(spec, tmp)?;
             std::fs::write(tmp.join("corpus.json"), serde_json::to_string_pretty(spec)?)?;
             Ok(())
         })?;
-        Ok(cached)
+        Ok(a.cached)
     }
 
     pub fn label_index(&self) -> Option<Vec<usize>> {

@@ -18,7 +18,12 @@ pub struct RunRecord {
     pub vaerun_version: String,
     pub git_commit: Option<String>,
     pub device: String,
+    /// Seconds this run took (a cached rerun: a moment).
     pub wall_seconds: f64,
+    /// What computing every artifact of this record cost, in the runs that
+    /// computed them (each shared artifact counted once).
+    #[serde(default)]
+    pub compute_seconds: f64,
     pub dataset: DatasetInfo,
     pub cache: BTreeMap<String, StageCounts>,
     pub sort_by: String,
@@ -97,7 +102,8 @@ pub struct CellResult {
     /// External metrics against shuffled true labels (chance level).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub control: BTreeMap<String, Option<f64>>,
-    /// Seconds per stage (0 when it came from the cache).
+    /// Seconds each stage cost when it was computed (also when this run
+    /// took it from the cache; see `cached`).
     pub timings: BTreeMap<String, f64>,
     pub cached: BTreeMap<String, bool>,
     pub final_loss: Option<EpochLoss>,

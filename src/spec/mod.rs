@@ -130,6 +130,19 @@ struct RawSpec {
     metrics: MetricsSection,
     #[serde(default)]
     report: ReportSection,
+    #[serde(default)]
+    executor: ExecutorSection,
+}
+
+/// Where the work runs: never what it computes. Nothing here enters a cache
+/// key or a cell id, so one experiment file runs unchanged on a laptop and
+/// on a cluster (whose defaults can live in `RUNNER_EXECUTOR__SLURM__*`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorSection {
+    /// `runner submit`'s SLURM settings.
+    #[serde(default)]
+    pub slurm: crate::slurm::SlurmSpec,
 }
 
 /// One concrete feature set.
@@ -187,7 +200,11 @@ pub struct Experiment {
     pub clusterers: Vec<Arc<ClusterVariant>>,
     pub metrics: MetricsSection,
     pub report: ReportSection,
+    pub executor: ExecutorSection,
     pub cells: Vec<Cell>,
+    /// The configuration as resolved (file, then environment, then `--set`):
+    /// what `runner submit` freezes for its tasks.
+    pub resolved: toml::Value,
 }
 
 impl std::fmt::Debug for Experiment {
@@ -208,7 +225,12 @@ impl Experiment {
     /// validates every section and expands the grid.
     pub fn load(file: &Path, overrides: &[String]) -> Result<Experiment, SpecError> {
         let (sources, merged) = Sources::load(file, overrides)?;
-        build(&sources, merged).map_err(|e| sources.error(e))
+        build(&sources, merged.clone())
+            .map(|exp| Experiment {
+                resolved: merged,
+                ..exp
+            })
+            .map_err(|e| sources.error(e))
     }
 
     pub fn cache_dir(&self) -> PathBuf {
@@ -360,9 +382,19 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
         let path = p(&["features", name]);
         for v in grid::expand(table, &path)? {
             let spec = FeatureSetSpec::parse(&v.table, &path)?;
+            // A segmented set says so in its cell ids, swept or not.
+            let label = match spec.segment {
+                Some(seg) if !v.swept.iter().any(|(k, _)| k == "segment") => format!(
+                    "{}@{}s{}",
+                    v.label(name),
+                    seg.seconds,
+                    seg.hop.map(|h| format!("/{h}s")).unwrap_or_default()
+                ),
+                _ => v.label(name),
+            };
             feature_sets.push(Arc::new(FeatureVariant {
                 name: name.clone(),
-                label: v.label(name),
+                label,
                 spec,
             }));
         }
@@ -426,6 +458,10 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
         }
     }
 
+    raw.executor
+        .slurm
+        .check()
+        .map_err(|(key, message)| KeyError::at(&["executor", "slurm", key], message))?;
     for (i, m) in raw.metrics.include.iter().enumerate() {
         if !cluster::metrics::ALL_METRICS.contains(&m.as_str()) {
             let hint = suggest::nearest(m, cluster::metrics::ALL_METRICS.iter().copied())
@@ -512,7 +548,9 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
         clusterers,
         metrics: raw.metrics,
         report: raw.report,
+        executor: raw.executor,
         cells,
+        resolved: toml::Value::Table(Default::default()),
     })
 }
 
