@@ -13,7 +13,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{Clusterer, NClusters};
+use super::{Clusterer, Fit, NClusters};
 use crate::spec::KeyError;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,22 +72,19 @@ impl Clusterer for KMeans {
     fn version(&self) -> u32 {
         2
     }
-    fn fit_predict(
-        &self,
-        x: &Array2<f32>,
-        n_classes: Option<usize>,
-        seed: u64,
-    ) -> Result<Vec<i64>> {
-        let k = self.p.k.resolve(n_classes, x.nrows())?;
+    fn n_clusters(&self) -> Option<NClusters> {
+        Some(self.p.k)
+    }
+    fn fit(&self, x: &Array2<f32>, k: Option<usize>, seed: u64) -> Result<Fit> {
         let fit = kmeans(
             &Points::new(x),
-            k,
+            super::given_k(k)?,
             self.p.n_init,
             self.p.max_iter as usize,
             self.p.tol,
             seed,
         );
-        Ok(fit.labels.iter().map(|&l| l as i64).collect())
+        Ok(Fit::labels(fit.labels.iter().map(|&l| l as i64).collect()))
     }
 }
 

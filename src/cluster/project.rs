@@ -6,9 +6,7 @@
 //! scaled to std 1e-4, early exaggeration 12 for 250 iterations,
 //! learning rate max(n / 12 / 4, 50), momentum 0.5 then 0.8, and
 //! delta-bar-delta gains. Written here because linfa-tsne cannot be made
-//! reproducible for a fixed seed. No UMAP: no crate that was tried is both
-//! seedable and compatible with linfa's dependencies, so it is left out
-//! rather than faked.
+//! reproducible for a fixed seed. UMAP lives in [`super::umap`].
 
 use anyhow::{bail, Result};
 use linfa::traits::{Fit, Predict};
@@ -29,6 +27,23 @@ pub enum Projection {
         #[serde(default = "d_theta")]
         theta: f64,
     },
+    /// UMAP (see [`super::umap`]); `epochs` defaults to umap-learn's
+    /// (500 up to 10 000 points, 200 above).
+    Umap {
+        #[serde(default = "d_n_neighbors")]
+        n_neighbors: usize,
+        #[serde(default = "d_min_dist")]
+        min_dist: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epochs: Option<usize>,
+    },
+}
+
+fn d_n_neighbors() -> usize {
+    15
+}
+fn d_min_dist() -> f64 {
+    0.1
 }
 
 fn d_perplexity() -> f64 {
@@ -42,12 +57,61 @@ fn d_theta() -> f64 {
 }
 
 impl Projection {
-    /// The method's name, as the report shows it.
+    /// The method's name as written in the spec (`report.projection.method`).
     pub fn method(&self) -> &'static str {
         match self {
             Projection::Pca => "pca",
             Projection::Tsne { .. } => "tsne",
+            Projection::Umap { .. } => "umap",
         }
+    }
+
+    /// Checks the parameters; an error names the offending key (relative
+    /// to `report.projection`) and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        match *self {
+            Projection::Pca => {}
+            Projection::Tsne {
+                perplexity,
+                iterations,
+                theta,
+            } => {
+                if !(perplexity > 0.0 && perplexity.is_finite()) {
+                    return Err(("perplexity", "must be a positive number".into()));
+                }
+                if iterations == 0 {
+                    return Err(("iterations", "must be at least 1".into()));
+                }
+                if !(theta >= 0.0 && theta.is_finite()) {
+                    return Err(("theta", "must be a non-negative number".into()));
+                }
+            }
+            Projection::Umap {
+                n_neighbors,
+                min_dist,
+                epochs,
+            } => {
+                if n_neighbors < 2 {
+                    return Err((
+                        "n_neighbors",
+                        format!("must be at least 2, found {n_neighbors}"),
+                    ));
+                }
+                if !(0.0..=super::umap::SPREAD).contains(&min_dist) {
+                    return Err((
+                        "min_dist",
+                        format!(
+                            "must be between 0 and the spread ({}), found {min_dist}",
+                            super::umap::SPREAD
+                        ),
+                    ));
+                }
+                if epochs == Some(0) {
+                    return Err(("epochs", "must be at least 1".into()));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn project(&self, x: &Array2<f32>, seed: u64) -> Result<Array2<f32>> {
@@ -63,6 +127,11 @@ impl Projection {
                 let fit = ((x.nrows() as f64 - 1.0) / 3.0).max(1.0);
                 tsne(x, perplexity.min(fit), iterations, theta, seed)
             }
+            Projection::Umap {
+                n_neighbors,
+                min_dist,
+                epochs,
+            } => super::umap::umap(x, n_neighbors, min_dist, epochs, seed),
         }
     }
 }

@@ -83,7 +83,8 @@ pub struct ReportSection {
     #[serde(default)]
     pub templates: Option<PathBuf>,
     /// How latents are projected to 2-D for figures:
-    /// `{ method = "tsne", perplexity = 30 }` (default) or `{ method = "pca" }`.
+    /// `{ method = "tsne", perplexity = 30 }` (default), `{ method = "pca" }`
+    /// or `{ method = "umap", n_neighbors = 15, min_dist = 0.1 }`.
     #[serde(default = "default_projection")]
     pub projection: Projection,
 }
@@ -473,6 +474,9 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
                 format!("unknown metric `{m}`{hint}"),
             ));
         }
+    }
+    if let Err((key, message)) = raw.report.projection.validate() {
+        return Err(KeyError::at(&["report", "projection", key], message));
     }
     if let Some(s) = &raw.report.sort_by {
         if !cluster::metrics::ALL_METRICS.contains(&s.as_str()) {
