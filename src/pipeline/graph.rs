@@ -41,7 +41,8 @@ pub const FEATURES_VERSION: u32 = 3;
 pub const MATRIX_VERSION: u32 = 2;
 pub const REPRESENT_VERSION: u32 = 2;
 pub const PROJECT_VERSION: u32 = 2;
-pub const CLUSTER_VERSION: u32 = 2;
+/// cluster 3: the artifact keeps how k was chosen (`k_choice.json`).
+pub const CLUSTER_VERSION: u32 = 3;
 pub const SCORE_VERSION: u32 = 3;
 pub const LYRICS_VERSION: u32 = 1;
 pub const EMBEDDING_VERSION: u32 = 1;

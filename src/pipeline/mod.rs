@@ -351,6 +351,11 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
             compute_seconds += r.timings.get(s).copied().unwrap_or(0.0);
         }
     }
+    for r in &results {
+        if let Some(note) = r.k_choice.as_ref().and_then(|k| k.note.as_ref()) {
+            warnings.push(format!("{}: {note}", r.cell));
+        }
+    }
     warnings.extend(ws.store.warnings());
     let data = &ws.data;
     let classes = data
@@ -563,6 +568,7 @@ fn base_result(cell: &Cell) -> CellResult {
         assignments: Vec::new(),
         label_leak: None,
         recon_error: None,
+        k_choice: None,
     }
 }
 
@@ -605,8 +611,10 @@ fn cell_result(
     res.final_loss = rep.history.last().cloned();
     res.recon_error = rep.recon.as_ref().map(|r| r.0);
     let truth: Option<Vec<usize>> = truth_all.map(|t| fm.rows.iter().map(|&i| t[i]).collect());
-    let clustered = stages::cluster(g, c, cell, rep, store).and_then(|(labels, run)| {
+    let clustered = stages::cluster(g, c, cell, rep, store).and_then(|(clustering, run)| {
         record(&mut res, CLUSTER, &run);
+        res.k_choice = clustering.k_choice;
+        let labels = clustering.labels;
         res.clusters = Some(
             labels
                 .iter()

@@ -12,7 +12,7 @@ use ndarray::{Array1, Array2};
 use super::features::FeatureMatrix;
 use super::graph::{StageGraph, Unit, CLUSTER, PROJECT, REPRESENT, SCORE};
 use crate::cache::{Artifact, Key, Store};
-use crate::cluster::metrics;
+use crate::cluster::{metrics, Clustering};
 use crate::dsp::Pool;
 use crate::models::recon::{ReconError, Reconstruction};
 use crate::models::{EpochLoss, FitInput, TrainObserver};
@@ -227,25 +227,30 @@ pub fn project(
     ))
 }
 
-/// A cell's cluster assignments (one per feature-set row; −1 = noise).
+/// A cell's cluster assignments (one per feature-set row; −1 = noise),
+/// and how k was chosen when the clusterer chose it.
 pub fn cluster(
     graph: &StageGraph,
     c: usize,
     cell: &Cell,
     rep: &Represented,
     store: &Store,
-) -> Result<(Vec<i64>, StageRun)> {
+) -> Result<(Clustering, StageRun)> {
     let key = graph.key(graph.cells[c].cluster);
     let rows = rep.latent.nrows();
-    let (labels, a) = store.load_or_build(
+    let (clustering, a) = store.load_or_build(
         CLUSTER,
         &key,
         |tmp| {
-            let labels =
-                cell.clusterer
-                    .clusterer
-                    .fit_predict(&rep.latent, graph.n_classes, cell.seed)?;
-            ndarray_npy::write_npy(tmp.join("labels.npy"), &Array1::from(labels))?;
+            let c = cell.clusterer.clusterer.fit_predict_detailed(
+                &rep.latent,
+                graph.n_classes,
+                cell.seed,
+            )?;
+            ndarray_npy::write_npy(tmp.join("labels.npy"), &Array1::from(c.labels))?;
+            if let Some(k) = &c.k_choice {
+                std::fs::write(tmp.join(K_CHOICE), serde_json::to_vec_pretty(k)?)?;
+            }
             Ok(())
         },
         |dir| {
@@ -256,11 +261,23 @@ pub fn cluster(
                 "labels.npy has {} labels, the feature set has {rows} tracks",
                 l.len()
             );
-            Ok(l.to_vec())
+            let k_choice = match std::fs::read(dir.join(K_CHOICE)) {
+                Ok(b) => Some(
+                    serde_json::from_slice(&b)
+                        .with_context(|| format!("{K_CHOICE} is not a k choice"))?,
+                ),
+                Err(_) => None,
+            };
+            Ok(Clustering {
+                labels: l.to_vec(),
+                k_choice,
+            })
         },
     )?;
-    Ok((labels, StageRun::of(key, &a)))
+    Ok((clustering, StageRun::of(key, &a)))
 }
+
+const K_CHOICE: &str = "k_choice.json";
 
 /// A cell's metrics.
 pub fn score(

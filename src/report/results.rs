@@ -115,6 +115,9 @@ pub struct CellResult {
     /// Cluster id per row of the feature set (−1 = noise).
     #[serde(default)]
     pub assignments: Vec<i64>,
+    /// How the clusterer chose k, for `k = { auto = [lo, hi], by = … }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k_choice: Option<crate::cluster::KChoice>,
     /// The condition column, when the representation was conditioned on
     /// the very labels the external metrics score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
