@@ -3,11 +3,14 @@
 
 pub mod agglomerative;
 pub mod dbscan;
+pub mod exemplars;
 pub mod gmm;
 pub mod io;
 pub mod kmeans;
 pub mod metrics;
 pub mod project;
+
+pub use exemplars::exemplars;
 
 use anyhow::Result;
 use ndarray::Array2;

@@ -407,6 +407,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         wall_seconds: started.elapsed().as_secs_f64(),
         dataset: DatasetInfo {
             description: exp.dataset.describe(),
+            kind: exp.dataset.kind().to_string(),
+            track_paths: data.audio_paths(),
             tracks: data.tracks.len(),
             classes,
             skipped,
@@ -430,6 +432,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         histories,
         projections,
         warnings,
+        report: (&exp.report).into(),
     };
     Ok(RunOutcome { record })
 }
@@ -609,6 +612,7 @@ fn base_result(cell: &Cell) -> CellResult {
         final_loss: None,
         keys: BTreeMap::new(),
         assignments: Vec::new(),
+        exemplars: BTreeMap::new(),
         label_leak: None,
     }
 }
@@ -699,6 +703,7 @@ fn cluster_stage(
             .len(),
     );
     res.assignments = labels.clone();
+    res.exemplars = crate::cluster::exemplars(&rep.latent, &labels, exp.report.listen);
     res.noise_fraction =
         Some(labels.iter().filter(|&&l| l == -1).count() as f64 / labels.len() as f64);
 
