@@ -138,6 +138,92 @@ fn clips_are_written_linked_and_dropped_when_the_audio_is_gone() {
     assert!(!report.join("audio").exists());
 }
 
+/// Writes `samples` as a Sun `.au` file (16-bit linear PCM, big-endian), the
+/// format GTZAN ships and browsers do not play.
+fn write_au(path: &Path, samples: &[i16], rate: u32) {
+    let mut b = Vec::new();
+    for word in [0x2e73_6e64u32, 24, samples.len() as u32 * 2, 3, rate, 1] {
+        b.extend_from_slice(&word.to_be_bytes());
+    }
+    for s in samples {
+        b.extend_from_slice(&s.to_be_bytes());
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn file_datasets_are_played_where_they_are_and_au_files_as_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = runner(
+        dir.path(),
+        &[
+            "synth",
+            "--out",
+            "data",
+            "--set",
+            "classes=3",
+            "--set",
+            "clips_per_class=6",
+            "--set",
+            "duration=1.0",
+            "--set",
+            "sample_rate=16000",
+            "--set",
+            "overlap=0.0",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    // Every other clip becomes an .au file.
+    for class in std::fs::read_dir(dir.path().join("data")).unwrap() {
+        for f in std::fs::read_dir(class.unwrap().path()).unwrap() {
+            let f = f.unwrap().path();
+            let odd = f.to_string_lossy().ends_with("1.wav")
+                || f.to_string_lossy().ends_with("3.wav")
+                || f.to_string_lossy().ends_with("5.wav");
+            if odd {
+                let mut r = hound::WavReader::open(&f).unwrap();
+                let rate = r.spec().sample_rate;
+                let samples: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+                write_au(&f.with_extension("au"), &samples, rate);
+                std::fs::remove_file(&f).unwrap();
+            }
+        }
+    }
+    let exp = experiment(Path::new("cache"), Path::new("reports"))
+        .replace("name = \"listen\"", "name = \"files\"")
+        .replace(
+            "kind = \"synthetic\"\nclasses = 3\nclips_per_class = 6\nduration = 1.0\nsample_rate = 16000\noverlap = 0.0",
+            "kind = \"folders\"\npath = \"data\"\nsample_rate = 16000",
+        );
+    assert!(exp.contains("kind = \"folders\""));
+    let exp = write(dir.path(), "files.toml", &exp);
+    let out = runner(dir.path(), &["run", exp.to_str().unwrap(), "-q"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report = dir.path().join("reports/files");
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    let srcs = audio_srcs(&html);
+    assert_eq!(srcs.len(), 2 * 3 * 2, "{srcs:?}");
+    let (mut linked, mut clips) = (0, std::collections::BTreeSet::new());
+    for src in &srcs {
+        // Every player opens a file that exists, relative to the report.
+        assert!(report.join(src).is_file(), "{src}");
+        if let Some(rest) = src.strip_prefix("../../data/") {
+            assert!(rest.ends_with(".wav"), "{src}");
+            linked += 1;
+        } else {
+            assert!(src.starts_with("audio/") && src.ends_with(".wav"), "{src}");
+            clips.insert(src.clone());
+        }
+    }
+    // Which tracks are listed is fixed by the seeds: both kinds occur.
+    assert!(linked > 0 && !clips.is_empty(), "{srcs:?}");
+    assert_eq!(
+        std::fs::read_dir(report.join("audio")).unwrap().count(),
+        clips.len(),
+        "one clip per .au track listed (a track listed twice shares its clip)"
+    );
+}
+
 /// A copy of the report with a script that records, once the page and its
 /// media have loaded, what the browser laid out.
 const PROBE: &str = r#"<script>

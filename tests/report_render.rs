@@ -192,3 +192,49 @@ fn heatmaps_respect_each_metrics_direction() {
         "{values:?}"
     );
 }
+
+#[test]
+fn cluster_colours_are_the_matched_classes_colours() {
+    use vaerun::report::colours::{class_colour, cluster_colours};
+    let rec = fixture();
+    for cell in &rec.cells {
+        let colours = cluster_colours(&rec, cell);
+        for c in colours.values() {
+            if let Some(class) = c.matched {
+                assert_eq!(c.colour, class_colour(class));
+            }
+        }
+        // The same matching as cluster accuracy: the agreeing tracks over all.
+        let agreeing: usize = colours.values().map(|c| c.agreeing).sum();
+        let accuracy = cell.metrics["accuracy"].unwrap();
+        assert!(
+            (agreeing as f64 / cell.assignments.len() as f64 - accuracy).abs() < 1e-12,
+            "{}",
+            cell.cell
+        );
+        // Renaming the clusters leaves every track's colour as it was.
+        let mut renamed = cell.clone();
+        let k = *cell.assignments.iter().max().unwrap() + 1;
+        renamed.assignments = cell.assignments.iter().map(|a| (a + 1) % k).collect();
+        let again = cluster_colours(&rec, &renamed);
+        for (a, b) in cell.assignments.iter().zip(&renamed.assignments) {
+            assert_eq!(colours[a].colour, again[b].colour);
+        }
+    }
+}
+
+#[test]
+fn settings_show_what_differs_not_every_default() {
+    let rec = fixture();
+    let tables = vaerun::report::params::tables(&rec);
+    let reprs = tables
+        .iter()
+        .find(|t| t.stage == "representations")
+        .unwrap();
+    let vae = reprs.rows.iter().find(|r| r.name == "vae").unwrap();
+    let keys: Vec<&str> = vae.settings.iter().map(|s| s.key.as_str()).collect();
+    // all.toml sets these four; lr, beta and the rest stay at their defaults.
+    assert_eq!(keys, ["batch_size", "epochs", "hidden", "latent_dim"]);
+    let clusterers = tables.iter().find(|t| t.stage == "clusterers").unwrap();
+    assert!(clusterers.rows.iter().all(|r| r.settings.is_empty()));
+}

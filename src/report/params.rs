@@ -250,3 +250,65 @@ pub fn tables(rec: &RunRecord) -> Vec<ParamTable> {
         table(rec, Stage::Clusterer, "clusterers"),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn component(kind: &str, group: &str, params: Value) -> Component {
+        Component {
+            name: kind.into(),
+            kind: kind.into(),
+            group: group.into(),
+            params: flatten(&params),
+        }
+    }
+
+    #[test]
+    fn a_required_key_is_taken_from_the_component_and_remembered() {
+        let c = component(
+            "cvae",
+            "model",
+            serde_json::json!({"condition": "language", "epochs": 150}),
+        );
+        let (defaults, required) = defaults(Stage::Representation, &c);
+        let defaults = defaults.expect("cvae defaults with its condition");
+        assert_eq!(required, vec!["condition".to_string()]);
+        assert_eq!(defaults["condition"], "language");
+        // The registry's own default, not the component's value.
+        assert_ne!(defaults["epochs"], 150);
+    }
+
+    #[test]
+    fn nested_kinds_get_their_own_defaults() {
+        let c = Component {
+            name: "audio_lyrics".into(),
+            kind: String::new(),
+            group: String::new(),
+            params: flatten(&serde_json::json!({
+                "lyrics": {"kind": "tfidf", "max_features": 300}
+            })),
+        };
+        let (defaults, _) = defaults(Stage::Features, &c);
+        let d = defaults.unwrap();
+        assert_eq!(d["lyrics.kind"], "tfidf");
+        assert!(
+            d["lyrics.max_features"].is_null(),
+            "{:?}",
+            d["lyrics.max_features"]
+        );
+        assert_eq!(d["n_mfcc"], 20);
+    }
+
+    #[test]
+    fn flatten_drops_an_empty_top_level() {
+        assert!(flatten(&serde_json::json!({})).is_empty());
+        assert_eq!(
+            flatten(&serde_json::json!({"a": {"b": 1}, "c": [1, 2]})),
+            BTreeMap::from([
+                ("a.b".to_string(), serde_json::json!(1)),
+                ("c".to_string(), serde_json::json!([1, 2])),
+            ])
+        );
+    }
+}
