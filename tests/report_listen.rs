@@ -92,7 +92,7 @@ fn audio_srcs(html: &str) -> Vec<String> {
 }
 
 #[test]
-fn clips_are_written_linked_and_dropped_when_the_audio_is_gone() {
+fn clips_are_written_linked_kept_and_replaced_by_paths_when_gone() {
     let (dir, report) = run_study();
     let rec = vaerun::report::load(&report).unwrap();
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
@@ -127,12 +127,18 @@ fn clips_are_written_linked_and_dropped_when_the_audio_is_gone() {
         }
     }
 
-    // Without the corpus (cache deleted), re-rendering shows paths, not players,
-    // and removes the clips it no longer links.
+    // Without the corpus (cache deleted), re-rendering keeps the clips it
+    // wrote: the same report.
     std::fs::remove_dir_all(dir.path().join("cache")).unwrap();
-    let out = runner(dir.path(), &["report", report.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
-    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    let rerender = || {
+        let out = runner(dir.path(), &["report", report.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+        std::fs::read_to_string(report.join("report.html")).unwrap()
+    };
+    assert_eq!(rerender(), html);
+    // With the clips gone too, paths replace the players.
+    std::fs::remove_dir_all(report.join("audio")).unwrap();
+    let html = rerender();
     assert!(!html.contains("<audio"));
     assert_eq!(html.matches("audio not found").count(), 2 * 3 * 2);
     assert!(!report.join("audio").exists());

@@ -7,8 +7,10 @@
 //! each a source the report folder can play: files of a folder or manifest
 //! dataset are linked where they are (relative to the report), while the
 //! synthetic corpus (which lives in the cache) and formats browsers do not
-//! play (`.au`) are written as short WAV clips into `<report>/audio/`. A
-//! track whose audio file is missing gets no player; its path is shown.
+//! play (`.au`) are written as short WAV clips into `<report>/audio/`. When
+//! the source is gone (an emptied cache), the clip an earlier rendering of
+//! the record wrote is kept, so `runner report` reproduces the report. A
+//! track with neither gets no player; its path is shown.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -163,19 +165,23 @@ pub fn attach_audio(sets: &mut [ListenSet], rec: &RunRecord, dir: &Path) -> Resu
         let Some(path) = track.path.as_deref().map(PathBuf::from) else {
             continue;
         };
-        if !path.is_file() {
-            continue;
-        }
         if rec.dataset.kind == "synthetic" || !playable(&path) {
             let name = clip_name(&track.id);
+            let clip = audio_dir.join(&name);
             if !written.contains(&name) {
-                std::fs::create_dir_all(&audio_dir)
-                    .with_context(|| format!("cannot create {}", audio_dir.display()))?;
-                write_clip(&path, &audio_dir.join(&name))?;
+                if path.is_file() {
+                    std::fs::create_dir_all(&audio_dir)
+                        .with_context(|| format!("cannot create {}", audio_dir.display()))?;
+                    write_clip(&path, &clip)?;
+                } else if !clip.is_file() {
+                    // Neither the source (the cache was emptied) nor a clip
+                    // an earlier rendering of this record wrote.
+                    continue;
+                }
                 written.insert(name.clone());
             }
             track.src = Some(format!("{AUDIO_DIR}/{}", url_path(&name)));
-        } else {
+        } else if path.is_file() {
             track.src = relative(dir, &path).map(|r| url_path(&r));
         }
     }
