@@ -63,6 +63,8 @@ pub struct ListenSet {
     /// The leaderboard's leading configuration (else asked for by `listen_cells`).
     pub leading: bool,
     pub clusters: Vec<ListenCluster>,
+    /// Tracks marked noise (−1): no centre, so none is listed.
+    pub noise: usize,
 }
 
 /// The cells to list: the leading configuration's lowest ok seed, then the
@@ -146,6 +148,7 @@ pub fn plan(rec: &RunRecord, ranked: &[AggRow]) -> Vec<ListenSet> {
                 cell: cell.cell.clone(),
                 leading,
                 clusters,
+                noise: cell.assignments.iter().filter(|&&a| a < 0).count(),
             })
         })
         .collect()

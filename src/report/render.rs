@@ -130,6 +130,8 @@ struct ReportContext {
     map_clusterer: String,
     /// Tracks listed per cluster.
     listen_n: usize,
+    /// The dataset has true labels.
+    labelled: bool,
     listening: Vec<ListenSetRow>,
     params: Vec<ParamTableRow>,
     /// Whether the cells table is long enough to fold away in the HTML.
@@ -176,6 +178,7 @@ struct ListenClusterRow {
 struct ListenSetRow {
     cell: String,
     leading: bool,
+    noise: usize,
     clusters: Vec<ListenClusterRow>,
 }
 
@@ -478,6 +481,7 @@ fn context(
             &super::figures::projection::map_clusterer(rec, &agg).unwrap_or_default()
         ),
         listen_n: rec.report.listen,
+        labelled: !rec.dataset.classes.is_empty(),
         listening: listening_rows(rec, listening, esc),
         params: super::params::tables(rec)
             .into_iter()
@@ -686,6 +690,7 @@ fn listening_rows(
         .map(|s| ListenSetRow {
             cell: esc(&s.cell),
             leading: s.leading,
+            noise: s.noise,
             clusters: s
                 .clusters
                 .iter()
