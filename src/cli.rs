@@ -512,13 +512,23 @@ pub fn features(
 /// `runner report EXP.toml | reports/NAME`: re-renders the tables and
 /// documents from the stored `results.json`, computing nothing.
 pub fn report(target: &Path, set: &[String]) -> Result<i32, Failure> {
-    let (dir, templates) = if target.is_dir() {
-        (target.to_path_buf(), None)
+    let (dir, templates, options) = if target.is_dir() {
+        (target.to_path_buf(), None, None)
     } else {
         let exp = load(target, set)?;
-        (exp.report_dir(), exp.report.templates.clone())
+        let options = report::results::ReportOptions::from(&exp.report);
+        (
+            exp.report_dir(),
+            exp.report.templates.clone(),
+            Some(options),
+        )
     };
-    let rec = report::load(&dir)?;
+    let mut rec = report::load(&dir)?;
+    // The experiment file's current [report] choices (which clusterer colours
+    // the maps, which cells are listed) replace the recorded ones.
+    if let Some(options) = options {
+        rec.report = options;
+    }
     report::render_from(&rec, &dir, templates.as_deref())?;
     eprintln!(
         "re-rendered {} ({} cells) from results.json",

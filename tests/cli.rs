@@ -92,12 +92,14 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
     );
     // Figures: SVG files linked from the Markdown, inlined in the HTML.
     let svgs = std::fs::read_dir(report.join("figures")).unwrap().count();
-    assert!(
-        svgs >= 4 + 1 + 2,
-        "a projection per representation, the bars, the loss curves: {svgs}"
+    assert_eq!(
+        svgs,
+        3 + 1 + 1 + 2,
+        "a map per representation (vae, pca, raw), the bars, the training curves, \
+         the reconstructions of the two that decode (vae, pca)"
     );
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
-    assert!(md.contains("](figures/latent_mfcc_vae_"), "{md}");
+    assert!(md.contains("](figures/map_mfcc_vae.svg)"), "{md}");
     assert!(std::fs::read_to_string(report.join("report.html"))
         .unwrap()
         .contains("<svg"));

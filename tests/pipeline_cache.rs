@@ -228,12 +228,21 @@ fn a_cached_rerun_keeps_what_computing_cost() {
 fn auto_k_is_chosen_recorded_and_cached() {
     let dir = tempfile::tempdir().unwrap();
     let text = common::tiny_experiment(&dir.path().join("cache"), &dir.path().join("reports"))
-        .replace("k = \"labels\"", "k = { auto = [2, 5], by = \"silhouette\" }");
+        .replace(
+            "k = \"labels\"",
+            "k = { auto = [2, 5], by = \"silhouette\" }",
+        );
     let f = common::write(dir.path(), "tiny.toml", &text);
     let first = run(&f, &[]);
     for c in &first.cells {
-        let k = c.k_choice.as_ref().unwrap_or_else(|| panic!("{}: no k choice", c.cell));
-        assert_eq!(k.curve.iter().map(|p| p.k).collect::<Vec<_>>(), [2, 3, 4, 5]);
+        let k = c
+            .k_choice
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: no k choice", c.cell));
+        assert_eq!(
+            k.curve.iter().map(|p| p.k).collect::<Vec<_>>(),
+            [2, 3, 4, 5]
+        );
         assert!((2..=5).contains(&k.chosen));
         assert_eq!(c.clusters, Some(k.chosen), "{}", c.cell);
         // The chosen k is the best value of the curve (silhouette: highest).

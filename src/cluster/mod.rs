@@ -4,6 +4,7 @@
 pub mod agglomerative;
 pub mod choose_k;
 pub mod dbscan;
+pub mod exemplars;
 pub mod gmm;
 pub mod io;
 pub mod kmeans;
@@ -12,6 +13,8 @@ pub mod metrics;
 pub mod project;
 pub mod trustworthiness;
 pub mod umap;
+
+pub use exemplars::exemplars;
 
 use anyhow::Result;
 use ndarray::Array2;

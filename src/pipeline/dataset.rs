@@ -125,6 +125,18 @@ impl ResolvedDataset {
         Ok(a.cached)
     }
 
+    /// Each track's audio file as a string (for the results record), or
+    /// nothing when the dataset holds feature rows rather than audio.
+    pub fn audio_paths(&self) -> Vec<String> {
+        if self.precomputed.is_some() {
+            return Vec::new();
+        }
+        self.tracks
+            .iter()
+            .map(|t| t.path.display().to_string())
+            .collect()
+    }
+
     pub fn label_index(&self) -> Option<Vec<usize>> {
         self.tracks
             .iter()

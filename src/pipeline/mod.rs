@@ -382,6 +382,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         compute_seconds,
         dataset: DatasetInfo {
             description: exp.dataset.describe(),
+            kind: exp.dataset.kind().to_string(),
+            track_paths: data.audio_paths(),
             tracks: data.tracks.len(),
             classes,
             skipped,
@@ -406,6 +408,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         projections,
         warnings,
         reconstructions,
+        report: (&exp.report).into(),
     };
     Ok(RunOutcome { record })
 }
@@ -566,6 +569,7 @@ fn base_result(cell: &Cell) -> CellResult {
         final_loss: None,
         keys: BTreeMap::new(),
         assignments: Vec::new(),
+        exemplars: BTreeMap::new(),
         label_leak: None,
         recon_error: None,
         k_choice: None,
@@ -615,6 +619,8 @@ fn cell_result(
         record(&mut res, CLUSTER, &run);
         res.k_choice = clustering.k_choice;
         let labels = clustering.labels;
+        // The tracks nearest each cluster's centre, for listening.
+        res.exemplars = crate::cluster::exemplars(&rep.latent, &labels, exp.report.listen);
         res.clusters = Some(
             labels
                 .iter()

@@ -2,9 +2,12 @@
 //! `results.parquet` (one row per cell), and the rendered `report.md` and
 //! `report.html`. `runner report` re-renders from `results.json` alone.
 
+pub mod colours;
 pub mod diff;
 pub mod figures;
 pub mod heatmap;
+pub mod listen;
+pub mod params;
 pub mod recon;
 pub mod render;
 pub mod results;
@@ -47,9 +50,36 @@ pub fn render_from(rec: &RunRecord, dir: &Path, templates: Option<&Path>) -> Res
     for f in &figures {
         crate::cache::write_atomic(&fig_dir.join(format!("{}.svg", f.name)), f.svg.as_bytes())?;
     }
-    let (md, html) = render::render(rec, templates, &figures)?;
+    // Figures of an earlier rendering that this one no longer draws would
+    // linger beside the report and in its diffs.
+    remove_stale(
+        &fig_dir,
+        "svg",
+        &figures
+            .iter()
+            .map(|f| format!("{}.svg", f.name))
+            .collect::<Vec<_>>(),
+    )?;
+    let mut listening = listen::plan(rec, &table::ranked(rec));
+    listen::attach_audio(&mut listening, rec, dir)?;
+    let (md, html) = render::render(rec, templates, &figures, &listening)?;
     crate::cache::write_atomic(&dir.join("report.md"), md.as_bytes())?;
     crate::cache::write_atomic(&dir.join("report.html"), html.as_bytes())?;
+    Ok(())
+}
+
+/// Removes files with this extension from `dir` that are not in `keep`.
+fn remove_stale(dir: &Path, ext: &str, keep: &[String]) -> Result<()> {
+    for e in std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_string();
+        if e.path().extension().is_some_and(|x| x == ext) && !keep.contains(&name) {
+            std::fs::remove_file(e.path())
+                .with_context(|| format!("cannot remove {}", e.path().display()))?;
+        }
+    }
     Ok(())
 }
 

@@ -41,6 +41,51 @@ pub struct RunRecord {
     /// artifact (by its cache key), for the reconstruction figures.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub reconstructions: BTreeMap<String, super::recon::ReconShown>,
+    /// How the report is laid out (the experiment's `[report]` choices that
+    /// `runner report` needs without the experiment file).
+    #[serde(default)]
+    pub report: ReportOptions,
+}
+
+/// The `[report]` settings that shape a rendering of the record.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReportOptions {
+    /// The clusterer whose clusters colour the latent maps (a clusterer name
+    /// or label); None: the leaderboard's leading configuration's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projection_clusterer: Option<String>,
+    /// Tracks listed (with players) per cluster.
+    #[serde(default = "default_listen")]
+    pub listen: usize,
+    /// Cells listed besides the leading configuration's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listen_cells: Vec<String>,
+}
+
+pub const DEFAULT_LISTEN: usize = 3;
+
+pub fn default_listen() -> usize {
+    DEFAULT_LISTEN
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            projection_clusterer: None,
+            listen: DEFAULT_LISTEN,
+            listen_cells: Vec::new(),
+        }
+    }
+}
+
+impl From<&crate::spec::ReportSection> for ReportOptions {
+    fn from(r: &crate::spec::ReportSection) -> Self {
+        ReportOptions {
+            projection_clusterer: r.projection_clusterer.clone(),
+            listen: r.listen,
+            listen_cells: r.listen_cells.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -52,12 +97,20 @@ pub struct Projected {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DatasetInfo {
     pub description: String,
+    /// The dataset's kind: `synthetic`, `folders`, `manifest` or `precomputed`.
+    #[serde(default)]
+    pub kind: String,
     pub tracks: usize,
     /// Track ids and true labels, in dataset order.
     #[serde(default)]
     pub track_ids: Vec<String>,
     #[serde(default)]
     pub track_labels: Vec<Option<String>>,
+    /// The audio file of each track, in dataset order, as the run read it
+    /// (the synthetic corpus's files live in the cache); empty when the
+    /// dataset has no audio (precomputed features).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_paths: Vec<String>,
     /// For each feature set, the dataset indices of its rows (skipped tracks left out).
     #[serde(default)]
     pub rows: BTreeMap<String, Vec<usize>>,
@@ -118,6 +171,11 @@ pub struct CellResult {
     /// How the clusterer chose k, for `k = { auto = [lo, hi], by = … }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub k_choice: Option<crate::cluster::KChoice>,
+    /// For each cluster, the rows nearest its centre in the latent space,
+    /// nearest first (indices into the feature set's rows, like
+    /// `assignments`; noise has none). See [`crate::cluster::exemplars`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exemplars: BTreeMap<i64, Vec<usize>>,
     /// The condition column, when the representation was conditioned on
     /// the very labels the external metrics score.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -237,6 +237,24 @@ pub fn aggregate(rec: &RunRecord) -> Vec<AggRow> {
         .collect()
 }
 
+/// The configurations in leaderboard order: by the record's sort metric,
+/// best first (the direction the metric calls better); configurations where
+/// it is undefined last, in cell order.
+pub fn ranked(rec: &RunRecord) -> Vec<AggRow> {
+    let mut agg = aggregate(rec);
+    let sort = &rec.sort_by;
+    let key = |r: &AggRow| r.metrics.get(sort).and_then(|a| a.mean);
+    // A stable sort: ties keep cell order.
+    agg.sort_by(|a, b| match (key(a), key(b)) {
+        (Some(x), Some(y)) if super::render::lower_is_better(sort) => x.total_cmp(&y),
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        _ => std::cmp::Ordering::Equal,
+    });
+    agg
+}
+
 /// The aggregated table: one row per configuration (a cell id without its
 /// seed) with, for every metric, the mean, std (population) and n over seeds.
 pub fn aggregated_dataframe(rec: &RunRecord) -> Result<DataFrame> {

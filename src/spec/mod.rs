@@ -87,6 +87,17 @@ pub struct ReportSection {
     /// or `{ method = "umap", n_neighbors = 15, min_dist = 0.1 }`.
     #[serde(default = "default_projection")]
     pub projection: Projection,
+    /// The clusterer (name or label) whose clusters colour the latent maps;
+    /// default: the clusterer of the leaderboard's leading configuration.
+    #[serde(default)]
+    pub projection_clusterer: Option<String>,
+    /// Tracks nearest each cluster's centre to list, with audio players, for
+    /// the leading configuration (and `listen_cells`); 0 turns listening off.
+    #[serde(default = "crate::report::results::default_listen")]
+    pub listen: usize,
+    /// More cells (ids) whose clusters are listed for listening.
+    #[serde(default)]
+    pub listen_cells: Vec<String>,
 }
 
 fn default_projection() -> Projection {
@@ -109,6 +120,9 @@ impl Default for ReportSection {
             out_dir: default_report_dir(),
             templates: None,
             projection: default_projection(),
+            projection_clusterer: None,
+            listen: crate::report::results::DEFAULT_LISTEN,
+            listen_cells: Vec::new(),
         }
     }
 }
@@ -538,6 +552,7 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
             "no representation accepts any declared feature set",
         ));
     }
+    check_report_names(&raw.report, &clusterers, &cells)?;
 
     Ok(Experiment {
         file: sources.file.clone(),
@@ -552,6 +567,43 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
         cells,
         resolved: toml::Value::Table(Default::default()),
     })
+}
+
+/// `report.projection_clusterer` names a clusterer, and every
+/// `report.listen_cells` entry a cell, of this experiment.
+fn check_report_names(
+    report: &ReportSection,
+    clusterers: &[Arc<ClusterVariant>],
+    cells: &[Cell],
+) -> Result<(), KeyError> {
+    if let Some(name) = &report.projection_clusterer {
+        let known = || {
+            clusterers
+                .iter()
+                .flat_map(|c| [c.name.as_str(), c.label.as_str()])
+        };
+        if !known().any(|k| k == name) {
+            let hint = suggest::nearest(name, known())
+                .map(|b| format!("; did you mean `{b}`?"))
+                .unwrap_or_default();
+            return Err(KeyError::at(
+                &["report", "projection_clusterer"],
+                format!("no clusterer `{name}` in [clusterers]{hint}"),
+            ));
+        }
+    }
+    for (i, id) in report.listen_cells.iter().enumerate() {
+        if !cells.iter().any(|c| &c.id == id) {
+            let hint = suggest::nearest(id, cells.iter().map(|c| c.id.as_str()))
+                .map(|b| format!("; did you mean `{b}`?"))
+                .unwrap_or_default();
+            return Err(KeyError::at(
+                &["report", "listen_cells", &i.to_string()],
+                format!("no cell `{id}` in this experiment (`runner plan` lists them){hint}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What a feature set holds, in words, for error messages.
