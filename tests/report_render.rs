@@ -238,3 +238,89 @@ fn settings_show_what_differs_not_every_default() {
     let clusterers = tables.iter().find(|t| t.stage == "clusterers").unwrap();
     assert!(clusterers.rows.iter().all(|r| r.settings.is_empty()));
 }
+
+#[test]
+fn the_leaderboard_shows_reconstruction_error_lower_is_better() {
+    let mut rec = fixture();
+    // The fixture's record predates reconstructions: give the VAE and PCA
+    // cells an error (PCA reconstructs better) and leave the rest without.
+    for c in &mut rec.cells {
+        let all = match c.representation.as_str() {
+            "vae" => 0.9 + 0.01 * c.seed as f64,
+            "pca" => 0.2,
+            _ => continue,
+        };
+        c.recon_error = Some(vaerun::models::recon::ReconError {
+            all,
+            audio: None,
+            lyrics: None,
+        });
+    }
+    let (_, md, html) = rendered(&rec);
+    let header = md
+        .lines()
+        .find(|l| l.starts_with("| # | configuration"))
+        .unwrap();
+    assert!(header.ends_with(" recon. MSE |"), "{header}");
+    let pca = md
+        .lines()
+        .find(|l| l.starts_with("| ") && l.contains("| mfcc/pca/kmeans |"))
+        .unwrap();
+    assert!(
+        pca.ends_with("| **0.2000 ± 0.0000** |"),
+        "the lowest is bold: {pca}"
+    );
+    let vae = md
+        .lines()
+        .find(|l| l.starts_with("| ") && l.contains("| mfcc/vae/kmeans |"))
+        .unwrap();
+    assert!(vae.ends_with("| 0.9050 ± 0.0050 |"), "{vae}");
+    assert!(html.contains(">recon. MSE</th>"));
+    // Without any reconstruction the column is not there.
+    let (_, md, _) = rendered(&fixture());
+    assert!(!md.contains("recon. MSE"));
+}
+
+#[test]
+fn choosing_k_draws_each_criterion_curve_and_the_true_class_count() {
+    use vaerun::cluster::{Criterion, KChoice, KPoint};
+    let mut rec = fixture();
+    for c in rec.cells.iter_mut().filter(|c| c.clusterer == "kmeans") {
+        let chosen = 3 + c.seed as usize;
+        c.k_choice = Some(KChoice {
+            by: Criterion::Silhouette,
+            curve: (2..=6)
+                .map(|k| KPoint {
+                    k,
+                    value: Some(if k == chosen { 0.5 } else { 0.2 }),
+                    reason: None,
+                })
+                .collect(),
+            chosen,
+            note: None,
+        });
+    }
+    let (figs, md, _) = rendered(&rec);
+    let f = figs
+        .iter()
+        .find(|f| f.name == "choose_k")
+        .expect("a choose_k figure");
+    assert_eq!(f.section, Section::Overview);
+    for want in [
+        "mfcc/vae/kmeans: k = 3, 4",
+        "mfcc/pca/kmeans: k = 3, 4",
+        "3 true classes",
+    ] {
+        assert!(f.title.contains(want), "{want}: {}", f.title);
+    }
+    assert!(f.svg.contains("true classes") && f.svg.contains("chosen k"));
+    assert!(
+        f.svg.matches("<circle").count() >= 2 * 2 * 2,
+        "a mark per seed and panel"
+    );
+    assert!(md.contains("figures/choose_k.svg"));
+    // No auto-k, no figure.
+    assert!(!figures::figures(&fixture())
+        .iter()
+        .any(|f| f.name == "choose_k"));
+}

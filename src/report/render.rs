@@ -68,6 +68,9 @@ struct LeaderRow {
     seeds: usize,
     failed: usize,
     values: Vec<Cell>,
+    /// Mean reconstruction error over seeds (lower is better); empty for
+    /// representations that do not reconstruct.
+    recon: Cell,
 }
 
 #[derive(Serialize)]
@@ -98,6 +101,9 @@ struct ReportContext {
     sort_by: String,
     sort_dir: String,
     metrics: Vec<String>,
+    /// The leaderboard's reconstruction-error column header, when any
+    /// representation reconstructs.
+    recon_column: Option<String>,
     has_external: bool,
     leaderboard: Vec<LeaderRow>,
     winner: String,
@@ -237,10 +243,31 @@ fn context(
             b.is_finite().then_some((m, b))
         })
         .collect();
+    // The reconstruction error beside the metrics: a collapsed latent
+    // (a model that encodes nothing) shows up here first.
+    let recon = super::recon::by_config(rec);
+    let recon_best = recon.as_ref().and_then(|m| {
+        m.values()
+            .filter_map(|a| a.mean)
+            .fold(None, |b: Option<f64>, v| Some(b.map_or(v, |b| b.min(v))))
+    });
     let leaderboard: Vec<LeaderRow> = agg
         .iter()
         .enumerate()
         .map(|(i, r)| LeaderRow {
+            recon: {
+                let a = recon.as_ref().and_then(|m| m.get(&r.config)).cloned();
+                Cell {
+                    best: a
+                        .as_ref()
+                        .is_some_and(|a| a.mean.is_some() && a.mean == recon_best),
+                    sorted: false,
+                    text: a
+                        .filter(|a| a.n > 0)
+                        .map(|a| fmt_agg(&a))
+                        .unwrap_or_else(|| "—".into()),
+                }
+            },
             rank: i + 1,
             config: if r.label_leak {
                 format!("{} ⚠ label leak", esc(&r.config))
@@ -430,6 +457,7 @@ fn context(
             "higher is better"
         }
         .into(),
+        recon_column: recon.as_ref().map(|_| super::recon::COLUMN.to_string()),
         metrics,
         has_external,
         leaderboard,

@@ -3,6 +3,7 @@
 //!
 //! - [`bars`]: the leaderboard metric per configuration, sorted, every bar
 //!   labelled, coloured by clusterer, with the std over seeds as error bars;
+//! - [`choose_k`]: the criterion against k where a clusterer chose k;
 //! - [`projection`]: each representation's 2-D map, coloured by the clusters
 //!   of one clusterer and by true label, with legends and matched colours;
 //! - [`loss`]: training curves of every trained representation, one small
@@ -13,6 +14,7 @@
 //! Each figure names the report section it belongs to ([`Section`]).
 
 pub mod bars;
+pub mod choose_k;
 pub mod legend;
 pub mod loss;
 pub mod projection;
@@ -59,6 +61,7 @@ pub fn figures(rec: &RunRecord) -> Vec<Figure> {
     let ranked = ranked(rec);
     let mut out = Vec::new();
     out.extend(bars::bars(rec, &ranked));
+    out.extend(choose_k::choose_k(rec));
     out.extend(projection::maps(rec, &ranked));
     out.extend(loss::training(rec));
     out.extend(recon::reconstruction_figures(rec));

@@ -249,7 +249,8 @@ mod recon_tests {
 
     fn record(shown: ReconShown) -> RunRecord {
         let mut rec: RunRecord =
-            serde_json::from_str(include_str!("../../../tests/fixtures/report/results.json")).unwrap();
+            serde_json::from_str(include_str!("../../../tests/fixtures/report/results.json"))
+                .unwrap();
         let key = rec.cells[0].keys["represent"].clone();
         rec.reconstructions.insert(key, shown);
         rec
