@@ -232,11 +232,11 @@ fn audio_block(
 ) -> Result<AudioBlock> {
     let outcomes = extract_tracks(dataset, data, spec, store, progress, missing, |_| true)?;
     let mut rows = Vec::new();
-    let mut vectors: Vec<Vec<f32>> = Vec::new();
     let mut windows = Vec::new();
     let mut skipped = Vec::new();
     let mut hits = 0;
     let mut seconds = 0.0;
+    let mut usable = Vec::new();
     for (i, r, cached, s) in outcomes {
         hits += cached as usize;
         seconds += s;
@@ -244,7 +244,7 @@ fn audio_block(
             Ok(v) => {
                 windows.extend(std::iter::repeat_n(rows.len(), v.len()));
                 rows.push(i);
-                vectors.extend(v);
+                usable.push(v);
             }
             Err(e) => {
                 let path = data.tracks[i].path.display().to_string();
@@ -265,10 +265,18 @@ fn audio_block(
             rows.len()
         );
     }
-    let dim = vectors[0].len();
-    let mut x = Array2::<f32>::zeros((vectors.len(), dim));
-    for (mut row, v) in x.rows_mut().into_iter().zip(&vectors) {
-        row.assign(&ndarray::ArrayView1::from(v.as_slice()));
+    // Each track's vectors are moved into the matrix and freed as they go,
+    // so the windows of a large segmented set are held once, not twice (the
+    // zeroed matrix costs no memory until written).
+    let dim = spec.shape().dim();
+    let mut x = Array2::<f32>::zeros((windows.len(), dim));
+    let mut out = x.rows_mut().into_iter();
+    for track in usable {
+        for v in track {
+            out.next()
+                .expect("one matrix row per window")
+                .assign(&ndarray::ArrayView1::from(v.as_slice()));
+        }
     }
     let scaling = spec.standardize.then(|| match spec.shape() {
         FeatureShape::Summary { .. } => standardize(&mut x),
