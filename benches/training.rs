@@ -13,7 +13,10 @@
 //! - Both sides read the rows from one `.npy` file and time one whole fit
 //!   (model construction, training, the latent means of every row) per
 //!   repeat; the figure is the median over repeats, with the minimum beside
-//!   it.
+//!   it. The process CPU time of each fit is measured too: on a machine
+//!   that others are using, wall time at 2 threads says more about the
+//!   neighbours than about the code (the load average is printed), while
+//!   CPU time at 1 thread stays close to the work done.
 //!
 //! Settings: `VAERUN_BENCH_THREADS` (default `1,2`), `VAERUN_BENCH_REPS`
 //! (each bench has its default).
@@ -77,7 +80,11 @@ fn threads() -> Vec<usize> {
     std::env::var("VAERUN_BENCH_THREADS")
         .unwrap_or_else(|_| "1,2".into())
         .split(',')
-        .map(|t| t.trim().parse().expect("VAERUN_BENCH_THREADS: comma-separated counts"))
+        .map(|t| {
+            t.trim()
+                .parse()
+                .expect("VAERUN_BENCH_THREADS: comma-separated counts")
+        })
         .collect()
 }
 
@@ -97,6 +104,8 @@ pub fn child(cases: &[Case]) -> bool {
     let Ok(name) = std::env::var("VAERUN_BENCH_CHILD") else {
         return false;
     };
+    // As `runner` does at start-up.
+    vaerun::models::candle_elementwise_on_caller();
     let case = cases.iter().find(|c| c.name == name).expect("known case");
     let data = PathBuf::from(std::env::var("VAERUN_BENCH_DATA").expect("data path"));
     let x: ndarray::Array2<f32> = ndarray_npy::read_npy(&data).expect("read rows");
@@ -110,9 +119,11 @@ pub fn child(cases: &[Case]) -> bool {
     };
     let device = candle_core::Device::Cpu;
     let mut seconds = Vec::new();
+    let mut cpu_seconds = Vec::new();
     let mut history = Vec::new();
     for r in 0..case.reps {
         let dir = tempfile::tempdir().unwrap();
+        let c0 = cpu_time();
         let t0 = std::time::Instant::now();
         let fitted = model
             .fit(
@@ -128,6 +139,7 @@ pub fn child(cases: &[Case]) -> bool {
             )
             .expect("fit");
         seconds.push(t0.elapsed().as_secs_f64());
+        cpu_seconds.push(cpu_time() - c0);
         history = fitted.history;
     }
     println!(
@@ -135,11 +147,31 @@ pub fn child(cases: &[Case]) -> bool {
         serde_json::json!({
             "threads": rayon::current_num_threads(),
             "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
             "first_loss": history.first().map(|h| h.total),
             "final_loss": history.last().map(|h| h.total),
         })
     );
     true
+}
+
+/// CPU time of this process so far (all threads), in seconds.
+fn cpu_time() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the given pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// The 1-minute load average (how busy the machine was).
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn last_json_line(out: &std::process::Output, what: &str) -> Value {
@@ -186,8 +218,8 @@ fn torch_fit(python: &str, case: &Case, data: &Path, threads: usize) -> Value {
     last_json_line(&out, "the PyTorch script")
 }
 
-fn seconds(v: &Value) -> Vec<f64> {
-    v["seconds"]
+fn seconds(v: &Value, key: &str) -> Vec<f64> {
+    v[key]
         .as_array()
         .expect("seconds")
         .iter()
@@ -213,32 +245,48 @@ pub fn compare(cases: &[Case], rows_of: impl Fn(&Case) -> ndarray::Array2<f32>) 
             case.unit()
         );
         for &t in &threads() {
+            let before = load();
             let ours = vaerun_fit(case, &data, t);
-            let ours_s = seconds(&ours);
-            let (ours_med, ours_min) = (case.figure(median(&ours_s)), case.figure(min(&ours_s)));
-            print!(
-                "  {t} thread(s): vaerun {ours_med:.2} ({ours_min:.2}) {}, loss {:.2} -> {:.2}",
-                case.unit(),
-                ours["first_loss"].as_f64().unwrap_or(f64::NAN),
-                ours["final_loss"].as_f64().unwrap_or(f64::NAN)
+            let figures = |v: &Value| {
+                let (wall, cpu) = (seconds(v, "seconds"), seconds(v, "cpu_seconds"));
+                (
+                    case.figure(median(&wall)),
+                    case.figure(min(&wall)),
+                    case.figure(median(&cpu)),
+                )
+            };
+            let loss = |v: &Value| {
+                format!(
+                    "loss {:.2} -> {:.2}",
+                    v["first_loss"].as_f64().unwrap_or(f64::NAN),
+                    v["final_loss"].as_f64().unwrap_or(f64::NAN)
+                )
+            };
+            let (ours_med, ours_min, ours_cpu) = figures(&ours);
+            let unit = case.unit();
+            println!(
+                "  {t} thread(s), load average {before}:\n    vaerun        {ours_med:8.2} ({ours_min:.2}) {unit}, CPU {ours_cpu:.2} {unit}, {}",
+                loss(&ours)
             );
             match &python {
                 Some(py) => {
                     let theirs = torch_fit(py, case, &data, t);
-                    let th_s = seconds(&theirs);
-                    let (th_med, th_min) = (case.figure(median(&th_s)), case.figure(min(&th_s)));
+                    let (th_med, th_min, th_cpu) = figures(&theirs);
                     println!(
-                        "   PyTorch {} ({} threads): {th_med:.2} ({th_min:.2}) {}, loss {:.2} -> {:.2}   ratio vaerun/PyTorch {:.2}",
-                        theirs["torch"].as_str().unwrap_or("?"),
+                        "    PyTorch {:<6}{th_med:8.2} ({th_min:.2}) {unit}, CPU {th_cpu:.2} {unit}, {} ({} threads; load average after {})",
+                        theirs["torch"].as_str().unwrap_or("?").split('+').next().unwrap_or("?"),
+                        loss(&theirs),
                         theirs["threads"],
-                        case.unit(),
-                        theirs["first_loss"].as_f64().unwrap_or(f64::NAN),
-                        theirs["final_loss"].as_f64().unwrap_or(f64::NAN),
-                        ours_med / th_med
+                        load()
+                    );
+                    println!(
+                        "    ratio vaerun/PyTorch: {:.2} wall, {:.2} CPU",
+                        ours_med / th_med,
+                        ours_cpu / th_cpu
                     );
                 }
                 None => println!(
-                    "   PyTorch: not measured, ratio not measured (set VAERUN_PYTHON to an interpreter with torch)"
+                    "    PyTorch: not measured, ratio not measured (set VAERUN_PYTHON to an interpreter with torch)"
                 ),
             }
         }
