@@ -227,6 +227,8 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 }
 
 fn main() {
+    // Before any thread exists (it sets an environment variable).
+    vaerun::models::candle_elementwise_on_caller();
     let cli = Cli::parse();
     let result: Result<i32, Failure> = match cli.command {
         Command::Run {

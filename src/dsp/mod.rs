@@ -7,7 +7,7 @@ pub mod inverse;
 pub mod mel;
 pub mod mfcc;
 pub mod nnls;
-mod simd;
+pub(crate) mod simd;
 pub mod spectral;
 pub mod stft;
 

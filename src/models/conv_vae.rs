@@ -20,15 +20,16 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use candle_core::{Module, Tensor};
-use candle_nn::Linear;
+use candle_core::Tensor;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+use super::conv_ops;
 use super::generate::{self, Generator};
 use super::init::{self, Param};
 use super::layers::{self, Activation, GaussianHead};
+use super::linear::Linear;
 use super::loss::{kl_per_row, KlWeighting, ReconLoss};
 use super::recon::{to_array, Reconstruction};
 use super::train::{self, BatchLoss, TrainingParams};
@@ -187,7 +188,7 @@ impl ConvVae {
             )?;
             enc.push(Stage {
                 kernel: kernel.reshape((out, c, kh, k))?,
-                bias: bias.reshape((1, out, 1, 1))?,
+                bias,
             });
             sizes.push((h, w));
             c = out;
@@ -227,7 +228,7 @@ impl ConvVae {
             )?;
             dec.push(Stage {
                 kernel: kernel.reshape((c, out, kh, k))?,
-                bias: bias.reshape((1, out, 1, 1))?,
+                bias,
             });
             c = out;
         }
@@ -253,45 +254,26 @@ impl Net {
         x.reshape((x.dim(0)?, g.channels, g.height, g.width))
     }
 
-    /// "Same" zero padding of the convolved axes. candle's conv2d gradient
-    /// takes one output padding, computed from the height, for both axes;
-    /// when the two axes leave different remainders under stride 2, one
-    /// trailing zero row (or column) on the axis with remainder 0 evens them
-    /// without changing the output size (⌊(n + 1 − k)/2⌋ = ⌊(n − k)/2⌋ for
-    /// even n − k).
-    fn pad_input(&self, h: &Tensor, kh: usize, kw: usize) -> candle_core::Result<Tensor> {
-        let ph = if self.conv == ConvDim::TwoD {
-            self.pad
-        } else {
-            0
-        };
-        let (hp, wp) = (h.dim(2)? + 2 * ph, h.dim(3)? + 2 * self.pad);
-        let (rh, rw) = ((hp - kh) % 2, (wp - kw) % 2);
-        let (extra_h, extra_w) = match (rh, rw) {
-            (0, 1) => (1, 0),
-            (1, 0) => (0, 1),
-            _ => (0, 0),
-        };
-        h.pad_with_zeros(2, ph, ph + extra_h)?
-            .pad_with_zeros(3, self.pad, self.pad + extra_w)
+    /// "Same" zero padding of (height, width): none on the height of 1-D
+    /// convolutions.
+    fn padding(&self) -> (usize, usize) {
+        match self.conv {
+            ConvDim::OneD => (0, self.pad),
+            ConvDim::TwoD => (self.pad, self.pad),
+        }
     }
 
     fn encode(&self, x: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
         let mut h = self.image(x)?;
         for s in &self.enc {
-            let padded = self.pad_input(&h, s.kernel.dim(2)?, s.kernel.dim(3)?)?;
-            h = self.act.apply(
-                &padded
-                    .conv2d(&s.kernel, 0, 2, 1, 1)?
-                    .broadcast_add(&s.bias)?,
-            )?;
+            h = conv_ops::conv2d(&h, &s.kernel, &s.bias, 2, self.padding(), Some(self.act))?;
         }
         self.head.forward(&h.flatten_from(1)?)
     }
 
     fn decode(&self, z: &Tensor) -> candle_core::Result<Tensor> {
         let g = self.last_map;
-        let mut h = self.act.apply(&self.expand.forward(z)?)?.reshape((
+        let mut h = self.expand.forward_act(z, self.act)?.reshape((
             z.dim(0)?,
             g.channels,
             g.height,
@@ -299,20 +281,10 @@ impl Net {
         ))?;
         let last = self.dec.len() - 1;
         for (i, s) in self.dec.iter().enumerate() {
-            let (th, tw) = self.sizes[self.sizes.len() - 1 - i];
-            let full = h.conv_transpose2d(&s.kernel, 0, 0, 2, 1)?;
-            // Crop `pad` from the start of each convolved axis, and to the
-            // length that stage's encoder input had.
-            let cropped = match self.conv {
-                ConvDim::OneD => full.narrow(3, self.pad, tw)?,
-                ConvDim::TwoD => full.narrow(2, self.pad, th)?.narrow(3, self.pad, tw)?,
-            };
-            let out = cropped.broadcast_add(&s.bias)?;
-            h = if i == last {
-                out
-            } else {
-                self.act.apply(&out)?
-            };
+            // Back to the size that stage's encoder input had.
+            let size = self.sizes[self.sizes.len() - 1 - i];
+            let act = (i != last).then_some(self.act);
+            h = conv_ops::conv_transpose2d(&h, &s.kernel, &s.bias, 2, self.padding(), size, act)?;
         }
         h.flatten_from(1)
     }

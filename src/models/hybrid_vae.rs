@@ -17,8 +17,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use candle_core::{Module, Tensor, D};
-use candle_nn::Linear;
+use candle_core::{Tensor, D};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
@@ -26,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::generate::{self, Generator};
 use super::init::{self, Param};
 use super::layers::{self, Activation, GaussianHead, Hidden, Mlp, Mode, NormKind};
+use super::linear::Linear;
 use super::loss::{kl_per_row, KlWeighting, ReconLoss};
 use super::recon::{to_array, Reconstruction};
 use super::train::{self, BatchLoss, TrainingParams};

@@ -3,6 +3,7 @@
 
 pub mod autoencoder;
 pub mod beta_vae;
+pub mod conv_ops;
 pub mod conv_vae;
 pub mod cvae;
 pub mod device;
@@ -10,6 +11,7 @@ pub mod generate;
 pub mod hybrid_vae;
 pub mod init;
 pub mod layers;
+pub mod linear;
 pub mod loss;
 pub mod optim;
 pub mod pca;
@@ -18,8 +20,12 @@ pub mod recon;
 pub mod train;
 pub mod vae;
 
+mod cpu_gemm;
+mod host;
 #[cfg(test)]
 mod tests;
+
+pub use host::candle_elementwise_on_caller;
 
 use std::path::Path;
 

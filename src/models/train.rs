@@ -171,6 +171,9 @@ pub fn fit(
     if n < 2 {
         bail!("need at least 2 tracks to train, got {n}");
     }
+    if device.is_cpu() {
+        super::host::keep_freed_memory();
+    }
     let vars: Vec<_> = params
         .iter()
         .filter(|p| p.trainable)

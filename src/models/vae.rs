@@ -11,8 +11,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use candle_core::{Module, Tensor};
-use candle_nn::Linear;
+use candle_core::Tensor;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
@@ -20,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::generate::{self, Generator};
 use super::init::{self, Param};
 use super::layers::{self, Activation, GaussianHead, Hidden, Mlp, Mode, NormKind};
+use super::linear::Linear;
 use super::loss::{kl_per_row, KlWeighting, ReconLoss};
 use super::recon::{to_array, Reconstruction};
 use super::train::{self, BatchLoss, TrainingParams};
