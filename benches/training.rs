@@ -11,12 +11,13 @@
 //!   it the ratio is reported as not measured: never compared with a stored
 //!   number.
 //! - Both sides read the rows from one `.npy` file and time one whole fit
-//!   (model construction, training, the latent means of every row) per
-//!   repeat; the figure is the median over repeats, with the minimum beside
-//!   it. The process CPU time of each fit is measured too: on a machine
-//!   that others are using, wall time at 2 threads says more about the
-//!   neighbours than about the code (the load average is printed), while
-//!   CPU time at 1 thread stays close to the work done.
+//!   per repeat: model construction, training, the latent means of every
+//!   row and the reconstruction of every row from its mean. The figure is
+//!   the median over repeats, with the minimum beside it. The process CPU
+//!   time of each fit is measured too: on a machine that others are using,
+//!   wall time at 2 threads says more about the neighbours than about the
+//!   code (the load average is printed), while CPU time at 1 thread stays
+//!   close to the work done.
 //!
 //! Settings: `VAERUN_BENCH_THREADS` (default `1,2`), `VAERUN_BENCH_REPS`
 //! (each bench has its default).
