@@ -1,13 +1,13 @@
 //! The subcommands' work, behind the argument parsing in `main.rs`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::pipeline::{self, RunOptions};
 use crate::report;
-use crate::spec::{Experiment, SpecError};
+use crate::spec::{Experiment, LoadOptions, SpecError};
 
 /// Exit codes (documented in `runner --help`).
 pub mod exit {
@@ -37,35 +37,115 @@ impl From<SpecError> for Failure {
 }
 
 impl From<anyhow::Error> for Failure {
+    /// A [`SpecError`] carried through the library (e.g. an unknown
+    /// `--cell`) is still a mistake in the command line: exit 2.
     fn from(e: anyhow::Error) -> Self {
-        Failure {
-            code: exit::RUNTIME,
-            error: e,
-        }
+        let code = if e.downcast_ref::<SpecError>().is_some() {
+            exit::BAD_SPEC
+        } else {
+            exit::RUNTIME
+        };
+        Failure { code, error: e }
     }
 }
 
-pub fn load(file: &Path, set: &[String]) -> Result<Experiment, Failure> {
-    Ok(Experiment::load(file, set)?)
+/// The experiment a command works on, as every command that expands one
+/// takes it: the file, `--set` overrides, and `--yes` for grids larger than
+/// `experiment.max_cells`. Flattened into each subcommand's arguments.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExperimentArgs {
+    /// The experiment file (`-` or /dev/stdin reads it from standard input).
+    pub experiment: PathBuf,
+    /// Override a key, e.g. --set models.vae.epochs=10 (repeatable; values are TOML).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Go ahead with a grid of more cells than experiment.max_cells (default 10000).
+    #[arg(long)]
+    pub yes: bool,
 }
 
-pub fn validate(file: &Path, set: &[String]) -> Result<i32, Failure> {
-    let exp = load(file, set)?;
+impl ExperimentArgs {
+    /// Loads the experiment and prints its warnings on stderr.
+    pub fn load(&self) -> Result<Experiment, Failure> {
+        let file = stdin_alias(&self.experiment);
+        let exp = Experiment::load_with(
+            &file,
+            &self.set,
+            LoadOptions {
+                allow_large_grid: self.yes,
+            },
+        )?;
+        for w in &exp.warnings {
+            eprintln!("warning: {w}");
+        }
+        Ok(exp)
+    }
+}
+
+/// `-` names standard input, as most tools have it.
+fn stdin_alias(p: &Path) -> PathBuf {
+    if p.as_os_str() == "-" {
+        PathBuf::from("/dev/stdin")
+    } else {
+        p.to_path_buf()
+    }
+}
+
+/// Loads an experiment that a command only reads (no computing): the
+/// grid-size limit does not apply.
+pub fn load(file: &Path, set: &[String]) -> Result<Experiment, Failure> {
+    Ok(Experiment::load_with(
+        &stdin_alias(file),
+        set,
+        LoadOptions {
+            allow_large_grid: true,
+        },
+    )?)
+}
+
+/// "3 cells from 2 representation fits (1 trained, 1 deterministic)".
+fn describe_work(exp: &Experiment) -> String {
+    let fits = exp.fits();
+    format!(
+        "{} cells from {} representation fit(s) ({} trained model(s), {} deterministic)",
+        exp.cells.len(),
+        fits.trained + fits.deterministic,
+        fits.trained,
+        fits.deterministic
+    )
+}
+
+/// The report templates a run will render with, read and parsed now: a
+/// missing or broken one is a mistake in `report.templates` (exit 2), found
+/// before anything is computed rather than after.
+fn check_templates(exp: &Experiment) -> Result<(), Failure> {
+    if let Some(dir) = &exp.report.templates {
+        report::render::load_templates(Some(dir)).map_err(|e| Failure {
+            code: exit::BAD_SPEC,
+            error: anyhow::anyhow!("{}: report.templates: {e:#}", exp.file.display()),
+        })?;
+    }
+    Ok(())
+}
+
+pub fn validate(args: &ExperimentArgs) -> Result<i32, Failure> {
+    let exp = args.load()?;
+    check_templates(&exp)?;
     println!(
-        "{}: ok — experiment `{}`: {} feature set(s), {} representation(s), {} clusterer(s), {} seed(s) → {} cells",
-        file.display(),
+        "{}: ok — experiment `{}`: {} feature set(s), {} representation(s), {} clusterer(s), {} seed(s) → {}",
+        args.experiment.display(),
         exp.experiment.name,
         exp.feature_sets.len(),
         exp.representations.len(),
         exp.clusterers.len(),
         exp.experiment.seeds.len(),
-        exp.cells.len()
+        describe_work(&exp)
     );
     Ok(exit::OK)
 }
 
-pub fn plan(file: &Path, set: &[String], explain: Option<&str>) -> Result<i32, Failure> {
-    let exp = load(file, set)?;
+pub fn plan(args: &ExperimentArgs, explain: Option<&str>) -> Result<i32, Failure> {
+    let exp = args.load()?;
     if let Some(id) = explain {
         for line in pipeline::explain(&exp, id)? {
             println!("{line}");
@@ -111,20 +191,34 @@ pub fn plan(file: &Path, set: &[String], explain: Option<&str>) -> Result<i32, F
     Ok(exit::OK)
 }
 
-pub fn run(file: &Path, set: &[String], cell: Option<String>, quiet: bool) -> Result<i32, Failure> {
-    let exp = load(file, set)?;
+pub fn run(args: &ExperimentArgs, cell: Option<String>, quiet: bool) -> Result<i32, Failure> {
+    let exp = args.load()?;
     if exp.experiment.threads > 0 {
-        // Only the first call can size the global pool; later ones are no-ops.
+        // Capped at the cores (the warning was printed at load). Only the
+        // first call can size the global pool; later ones are no-ops.
         let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(exp.experiment.threads)
+            .num_threads(exp.worker_threads().0)
             .build_global();
     }
     let single = cell.is_some();
+    if !single {
+        // What would otherwise fail only after the computing: the templates,
+        // and a report folder that cannot be created (out_dir is a file).
+        check_templates(&exp)?;
+        let dir = exp.report_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
+    }
     if !quiet {
+        let what = if single {
+            "1 cell".to_string()
+        } else {
+            describe_work(&exp)
+        };
         eprintln!(
-            "{}: {} cells, cache {}",
+            "{}: {what}; {} worker thread(s); cache {}",
             exp.experiment.name,
-            exp.cells.len(),
+            exp.worker_threads().0,
             exp.cache_dir().display()
         );
     }
@@ -357,6 +451,17 @@ pub fn features(
             e.message
         ),
     })?;
+    if !(1000..=384_000).contains(&sample_rate) {
+        return Err(Failure {
+            code: exit::BAD_SPEC,
+            error: anyhow::anyhow!("--sr {sample_rate}: expected a sample rate between 1000 and 384000 Hz"),
+        });
+    }
+    spec.check_sample_rate(sample_rate, &[])
+        .map_err(|e| Failure {
+            code: exit::BAD_SPEC,
+            error: anyhow::anyhow!("{}: {}", e.dotted(), e.message),
+        })?;
     let params = crate::data::DecodeParams {
         sample_rate,
         offset: 0.0,
@@ -368,9 +473,12 @@ pub fn features(
         .matrix(&decoded.samples)
         .map_err(|e| anyhow::anyhow!("{}: {e}", audio.display()))?;
     if out.extension().is_some_and(|e| e == "npy") {
+        use ndarray_npy::WriteNpyExt;
         let a = ndarray::Array2::from_shape_vec((m.rows, m.frames), m.data)
             .map_err(anyhow::Error::from)?;
-        ndarray_npy::write_npy(out, &a).map_err(anyhow::Error::from)?;
+        let mut bytes = Vec::new();
+        a.write_npy(&mut bytes).map_err(anyhow::Error::from)?;
+        crate::cache::write_atomic(out, &bytes)?;
     } else {
         let rows: Vec<&[f32]> = m.data.chunks(m.frames).collect();
         let stat = |s| {
@@ -415,7 +523,11 @@ pub fn report(target: &Path, set: &[String]) -> Result<i32, Failure> {
         let exp = load(target, set)?;
         (exp.report_dir(), exp.report.templates.clone())
     };
-    let rec = report::load(&dir)?;
+    let mut rec = report::load(&dir)?;
+    if let Some(w) = report::newer_version_warning(&rec) {
+        eprintln!("warning: {w}");
+        rec.warnings.insert(0, w);
+    }
     report::render_from(&rec, &dir, templates.as_deref())?;
     eprintln!(
         "re-rendered {} ({} cells) from results.json",
@@ -465,5 +577,15 @@ pub fn diff(
         _ => diff::table(&diffs),
     };
     print!("{text}");
+    Ok(exit::OK)
+}
+
+/// `runner schema`: the experiment file's JSON Schema, for editors.
+pub fn schema() -> Result<i32, Failure> {
+    let doc = crate::spec::schema::experiment_schema();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?
+    );
     Ok(exit::OK)
 }

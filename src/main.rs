@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use vaerun::cli::{self, exit, Failure};
+use vaerun::cli::{self, exit, ExperimentArgs, Failure};
 
 #[derive(Parser)]
 #[command(
@@ -24,11 +24,8 @@ struct Cli {
 enum Command {
     /// Run an experiment: compute what is not cached, write reports/<name>/.
     Run {
-        /// The experiment file.
-        experiment: PathBuf,
-        /// Override a key, e.g. --set models.vae.epochs=10 (repeatable; values are TOML).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        #[command(flatten)]
+        exp: ExperimentArgs,
         /// Compute only this cell (as listed by `runner plan`) and print its result.
         #[arg(long)]
         cell: Option<String>,
@@ -59,9 +56,8 @@ enum Command {
     },
     /// List the expanded cells and which of their stages are cached.
     Plan {
-        experiment: PathBuf,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        #[command(flatten)]
+        exp: ExperimentArgs,
         /// Say why each stage of this cell is or is not cached (which
         /// parameter or input changed since the last run).
         #[arg(long, value_name = "CELL")]
@@ -69,10 +65,12 @@ enum Command {
     },
     /// Check an experiment file without running anything.
     Validate {
-        experiment: PathBuf,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        #[command(flatten)]
+        exp: ExperimentArgs,
     },
+    /// Print the JSON Schema of experiment files, for editors (Taplo, Even
+    /// Better TOML): see experiments/README.md.
+    Schema,
     /// Compute one feature of one audio file (librosa's definitions), as JSON
     /// (`shape`, `data`, `mean`, `std`) or .npy, to compare with librosa.
     Features {
@@ -128,12 +126,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result: Result<i32, Failure> = match cli.command {
-        Command::Run {
-            experiment,
-            set,
-            cell,
-            quiet,
-        } => cli::run(&experiment, &set, cell, quiet),
+        Command::Run { exp, cell, quiet } => cli::run(&exp, cell, quiet),
         Command::Report { target, set } => cli::report(&target, &set),
         Command::Diff {
             rev_a,
@@ -146,12 +139,9 @@ fn main() {
             experiment.as_deref(),
             &format,
         ),
-        Command::Plan {
-            experiment,
-            set,
-            explain,
-        } => cli::plan(&experiment, &set, explain.as_deref()),
-        Command::Validate { experiment, set } => cli::validate(&experiment, &set),
+        Command::Plan { exp, explain } => cli::plan(&exp, explain.as_deref()),
+        Command::Validate { exp } => cli::validate(&exp),
+        Command::Schema => cli::schema(),
         Command::Features {
             audio,
             feature,

@@ -172,7 +172,8 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
         dir.path(),
         &["run", "tiny.toml", "--cell", "mfcc/pca/kmeans/seed=7"],
     );
-    assert_eq!(o.status.code(), Some(3));
+    // An unknown cell is a bad argument (2), not a failed run (3).
+    assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o).contains("no cell `mfcc/pca/kmeans/seed=7`"),
         "{}",

@@ -16,16 +16,20 @@ use serde::{Deserialize, Serialize};
 use super::{Clusterer, NClusters};
 use crate::spec::KeyError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KMeansParams {
     pub kind: String,
+    /// Number of clusters: an integer of at least 2, or "labels" for the number of true classes.
     #[serde(default = "d_k")]
     pub k: NClusters,
+    /// k-means++ restarts; the best by inertia is kept.
     #[serde(default = "d_n_init")]
     pub n_init: usize,
+    /// Lloyd iterations per restart.
     #[serde(default = "d_max_iter")]
     pub max_iter: u64,
+    /// Convergence tolerance, relative to the mean feature variance (as scikit-learn).
     #[serde(default = "d_tol")]
     pub tol: f64,
 }

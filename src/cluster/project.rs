@@ -16,13 +16,17 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Projection {
+    /// The first two principal components.
     Pca,
+    /// Barnes–Hut t-SNE, seeded.
     Tsne {
+        /// t-SNE perplexity (clamped to (n − 1) / 3 on small datasets).
         #[serde(default = "d_perplexity")]
         perplexity: f64,
+        /// t-SNE iterations (at least 250).
         #[serde(default = "d_iterations")]
         iterations: usize,
         /// Barnes–Hut accuracy (0 = exact, larger = faster and coarser).
@@ -42,6 +46,32 @@ fn d_theta() -> f64 {
 }
 
 impl Projection {
+    /// scikit-learn's constraints on `TSNE`: perplexity > 0, 0 ≤ angle
+    /// (theta) ≤ 1, at least 250 iterations (the early-exaggeration phase).
+    /// Returns the offending key and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if let Projection::Tsne {
+            perplexity,
+            iterations,
+            theta,
+        } = *self
+        {
+            if perplexity <= 0.0 {
+                return Err(("perplexity", "must be positive".into()));
+            }
+            if !(0.0..=1.0).contains(&theta) {
+                return Err(("theta", "must be between 0 (exact) and 1".into()));
+            }
+            if iterations < 250 {
+                return Err((
+                    "iterations",
+                    "must be at least 250 (the early-exaggeration phase alone takes 250)".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn project(&self, x: &Array2<f32>, seed: u64) -> Result<Array2<f32>> {
         match *self {
             Projection::Pca => pca2(x),

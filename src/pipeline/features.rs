@@ -61,6 +61,25 @@ pub struct FeatureMatrix {
     pub cache_hits: usize,
 }
 
+impl FeatureMatrix {
+    /// A warning when every row is the same (e.g. DSP settings that flatten
+    /// every track to one vector): the cells still run, but no clustering or
+    /// score of such a matrix says anything about the tracks.
+    pub fn degenerate_warning(&self, label: &str) -> Option<String> {
+        let first = self.x.rows().into_iter().next()?;
+        let all_same = self.x.nrows() >= 2 && self.x.rows().into_iter().all(|r| r == first);
+        all_same.then(|| {
+            format!(
+                "feature set `{label}`: all {} tracks have identical features ({} columns), so \
+                 every cell on it clusters indistinguishable points and its scores are \
+                 meaningless; check the feature parameters against the audio",
+                self.x.nrows(),
+                self.x.ncols()
+            )
+        })
+    }
+}
+
 /// The matrix key: the ordered per-track audio keys, standardisation, and
 /// the lyrics block's key when there is one.
 pub fn matrix_key(track_keys: &[Key], spec: &FeatureSetSpec, lyrics: Option<&Key>) -> Key {

@@ -317,6 +317,11 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         }
     }
     pb.finish_and_clear();
+    for (label, m) in &matrices {
+        if let Some(w) = m.as_ref().ok().and_then(|m| m.degenerate_warning(label)) {
+            warnings.push(w);
+        }
+    }
 
     // Cluster and score every cell.
     let pb = bar(cells.len(), "cluster", opts.quiet);
@@ -729,6 +734,12 @@ fn cluster_stage(
         }
         res.metrics.insert(name, s.value);
     }
+    for (name, s) in card.noise_excluded.iter().flatten() {
+        if let Some(r) = &s.reason {
+            res.undefined
+                .insert(format!("noise_excluded.{name}"), r.clone());
+        }
+    }
     let values = |m: Option<BTreeMap<String, metrics::Score>>| -> BTreeMap<String, Option<f64>> {
         m.unwrap_or_default()
             .into_iter()
@@ -759,16 +770,21 @@ pub fn git_commit(dir: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// The cell with this id, or an error suggesting the nearest id.
+/// The cell with this id, or an error suggesting the nearest id: a
+/// [`crate::spec::SpecError`], so the command line reports a bad argument.
 fn find_cell<'a>(exp: &'a Experiment, id: &str) -> Result<&'a Cell> {
     exp.cells.iter().find(|c| c.id == id).ok_or_else(|| {
         let near = crate::spec::suggest::nearest(id, exp.cells.iter().map(|c| c.id.as_str()));
-        anyhow!(
-            "no cell `{id}` in {}{}; `runner plan` lists the cells",
-            exp.file.display(),
-            near.map(|n| format!(" (did you mean `{n}`?)"))
-                .unwrap_or_default()
-        )
+        anyhow::Error::new(crate::spec::SpecError {
+            location: "--cell".into(),
+            key: String::new(),
+            message: format!(
+                "no cell `{id}` in {}{}; `runner plan` lists the cells",
+                exp.file.display(),
+                near.map(|n| format!(" (did you mean `{n}`?)"))
+                    .unwrap_or_default()
+            ),
+        })
     })
 }
 
