@@ -1,18 +1,19 @@
 //! Audio front-end throughput: decode + resample 44.1 → 22.05 kHz + MFCC
 //! (librosa defaults, 20 coefficients, mean/std summary) on five minutes of
 //! 16-bit mono WAV, as one 5-minute file and as 10 × 30 s files, in seconds
-//! of audio per second. Reference (librosa 0.11, one warm process,
-//! `oracle.py perf`, this 2-core machine): 576x real time for the 5-minute
-//! file, 553x for the 10 clips.
+//! of audio per second; vaerun on one thread and on all of them. With
+//! VAERUN_PYTHON, librosa processes the same files in the same command
+//! (benches/reference/librosa_audio.py: one warm process, one thread) and
+//! the ratios are printed.
 //!
-//!     cargo bench --bench audio
+//!     VAERUN_PYTHON=.venv-reference/bin/python cargo bench --bench audio
 
 use std::path::Path;
 use std::time::Instant;
 
 #[path = "common.rs"]
 mod common;
-use common::{peak_rss_mb, reset_peak_rss, rss_mb};
+use common::{peak_rss_mb, reference, reset_peak_rss, rss_mb, NO_REFERENCE};
 
 use rayon::prelude::*;
 use vaerun::data::synthetic::{generate_clip, write_wav16, SyntheticSpec};
@@ -65,17 +66,35 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    let mut best_long = f64::INFINITY;
-    let mut best_clips = f64::INFINITY;
-    for _ in 0..reps {
-        let t = Instant::now();
-        std::hint::black_box(process(&long, &extractor));
-        best_long = best_long.min(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        let v: Vec<Vec<f32>> = clips.par_iter().map(|p| process(p, &extractor)).collect();
-        std::hint::black_box(v);
-        best_clips = best_clips.min(t.elapsed().as_secs_f64());
-    }
+    // Best of `reps` passes over the long file and over the clips, in the
+    // given pool (its thread count).
+    let measure = |pool: &rayon::ThreadPool| {
+        pool.install(|| {
+            let mut best_long = f64::INFINITY;
+            let mut best_clips = f64::INFINITY;
+            for _ in 0..reps {
+                let t = Instant::now();
+                std::hint::black_box(process(&long, &extractor));
+                best_long = best_long.min(t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                let v: Vec<Vec<f32>> = clips.par_iter().map(|p| process(p, &extractor)).collect();
+                std::hint::black_box(v);
+                best_clips = best_clips.min(t.elapsed().as_secs_f64());
+            }
+            (best_long, best_clips)
+        })
+    };
+    let all = rayon::current_num_threads();
+    let one_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let all_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(all)
+        .build()
+        .unwrap();
+    let one = measure(&one_pool);
+    let (best_long, best_clips) = measure(&all_pool);
     if std::env::var("VAERUN_BENCH_BREAKDOWN").is_ok() {
         // Where the single-file time goes: decode alone, + resample, + features.
         let no_resample = DecodeParams {
@@ -113,19 +132,48 @@ fn main() {
             f * 1e3
         );
     }
-    let threads = rayon::current_num_threads();
+    let mut args = vec![reps.to_string(), long.display().to_string()];
+    args.extend(clips.iter().map(|p| p.display().to_string()));
+    let librosa = reference("librosa_audio.py", &args);
     println!(
-        "one 5-min WAV:  {:.3} s -> {:.0}x real time ({:.1}x librosa's 576x)",
-        best_long,
-        300.0 / best_long,
-        300.0 / best_long / 576.0
+        "audio front end, 5 minutes of 44.1 kHz 16-bit mono WAV: decode + resample to 22.05 kHz + \
+         MFCC-20 mean/std; best of {reps} passes"
     );
     println!(
-        "10 x 30 s WAVs: {:.3} s -> {:.0}x real time ({:.1}x librosa's 553x)  [{threads} threads]",
-        best_clips,
-        300.0 / best_clips,
-        300.0 / best_clips / 553.0
+        "{:<16} {:>22} {:>22} {:>22}",
+        "case",
+        "vaerun 1 thread",
+        format!("vaerun {all} threads"),
+        "librosa 1 thread"
     );
+    let cell = |s: f64| format!("{s:.3} s ({:.0}x RT)", 300.0 / s);
+    for (name, v1, vn, key) in [
+        ("one 5-min WAV", one.0, best_long, "long_s"),
+        ("10 x 30 s WAVs", one.1, best_clips, "clips_s"),
+    ] {
+        let r = librosa.as_ref().and_then(|j| j[key].as_f64());
+        println!(
+            "{name:<16} {:>22} {:>22} {:>22}{}",
+            cell(v1),
+            cell(vn),
+            r.map(cell).unwrap_or_else(|| "-".into()),
+            r.map(|r| format!(
+                "   vaerun/librosa speed: {:.1}x (1 thread), {:.1}x ({all} threads)",
+                r / v1,
+                r / vn
+            ))
+            .unwrap_or_default()
+        );
+    }
+    match &librosa {
+        Some(j) => println!(
+            "reference: librosa {} numpy {} BLAS {}",
+            j["librosa"].as_str().unwrap_or("?"),
+            j["numpy"].as_str().unwrap_or("?"),
+            j["blas"]
+        ),
+        None => println!("{NO_REFERENCE}"),
+    }
     println!(
         "peak RSS while processing {:.0} MB{} (resident before: {before:.0} MB; \
          the 5-minute clip alone is 53 MB as 44.1 kHz f32)",

@@ -4,7 +4,7 @@
 //! silhouette at 20 000 points with its peak memory.
 //!
 //!     cargo bench --bench clustering
-//!     VAERUN_PYTHON=/path/to/python-with-sklearn cargo bench --bench clustering   # side by side
+//!     VAERUN_PYTHON=.venv-reference/bin/python cargo bench --bench clustering   # side by side
 //!
 //! Medians of runs 2..N, like the reference; run with RAYON_NUM_THREADS=1 to
 //! compare with scikit-learn's one-thread figures.
@@ -13,7 +13,7 @@ use std::time::Instant;
 
 #[path = "common.rs"]
 mod common;
-use common::peak_rss_mb;
+use common::{peak_rss_mb, reference, NO_REFERENCE};
 
 use ndarray::Array2;
 use vaerun::cluster::{metrics, project};
@@ -49,24 +49,20 @@ fn main() {
     }
     let (k_ms, s_ms) = (median(tk) * 1e3, median(ts) * 1e3);
     println!("vaerun  kmeans(k=10, n_init=10) 1000x16: {k_ms:.2} ms   silhouette: {s_ms:.2} ms   ({threads} threads)");
-    if let Ok(py) = std::env::var("VAERUN_PYTHON") {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/sklearn_clustering.py");
-        let out = std::process::Command::new(py)
-            .args([script, path])
-            .output()
-            .expect("run python");
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
-        let (sk, ss) = (
-            v["kmeans_s"].as_f64().unwrap() * 1e3,
-            v["silhouette_s"].as_f64().unwrap() * 1e3,
-        );
-        println!("sklearn kmeans(k=10, n_init=10) 1000x16: {sk:.2} ms   silhouette: {ss:.2} ms   (1 thread)");
-        println!(
-            "speed-up: kmeans {:.1}x, silhouette {:.1}x",
-            sk / k_ms,
-            ss / s_ms
-        );
+    match reference("sklearn_clustering.py", &[path.to_string()]) {
+        None => println!("{NO_REFERENCE}"),
+        Some(v) => {
+            let (sk, ss) = (
+                v["kmeans_s"].as_f64().unwrap() * 1e3,
+                v["silhouette_s"].as_f64().unwrap() * 1e3,
+            );
+            println!("sklearn kmeans(k=10, n_init=10) 1000x16: {sk:.2} ms   silhouette: {ss:.2} ms   (1 thread)");
+            println!(
+                "speed-up: kmeans {:.1}x, silhouette {:.1}x",
+                sk / k_ms,
+                ss / s_ms
+            );
+        }
     }
 
     let t0 = Instant::now();

@@ -37,15 +37,11 @@ impl From<SpecError> for Failure {
 }
 
 impl From<anyhow::Error> for Failure {
-    /// A [`SpecError`] carried through the library (e.g. an unknown
-    /// `--cell`) is still a mistake in the command line: exit 2.
     fn from(e: anyhow::Error) -> Self {
-        let code = if e.downcast_ref::<SpecError>().is_some() {
-            exit::BAD_SPEC
-        } else {
-            exit::RUNTIME
-        };
-        Failure { code, error: e }
+        Failure {
+            code: exit::RUNTIME,
+            error: e,
+        }
     }
 }
 
@@ -144,12 +140,35 @@ pub fn validate(args: &ExperimentArgs) -> Result<i32, Failure> {
     Ok(exit::OK)
 }
 
-pub fn plan(args: &ExperimentArgs, explain: Option<&str>) -> Result<i32, Failure> {
+pub fn plan(args: &ExperimentArgs, explain: Option<&str>, units: bool) -> Result<i32, Failure> {
     let exp = args.load()?;
     if let Some(id) = explain {
-        for line in pipeline::explain(&exp, id)? {
+        for line in pipeline::explain(&exp, id).map_err(selection_failure)? {
             println!("{line}");
         }
+        return Ok(exit::OK);
+    }
+    if units {
+        let ws = pipeline::Workspace::open(&exp)?;
+        let all: Vec<usize> = (0..exp.cells.len()).collect();
+        let g = ws.graph(&exp, &all)?;
+        let width = g.units.iter().map(|u| u.id.len()).max().unwrap_or(4).max(4);
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{:width$}  {:>5}  state", "unit", "cells").ok();
+        let mut todo = 0;
+        for (u, unit) in g.units.iter().enumerate() {
+            let cached = g.unit_cached(&ws.store, u);
+            todo += usize::from(!cached);
+            writeln!(
+                out,
+                "{:width$}  {:>5}  {}",
+                unit.id,
+                unit.cells.len(),
+                if cached { "cached" } else { "to compute" }
+            )
+            .ok();
+        }
+        writeln!(out, "{} units, {todo} to compute", g.units.len()).ok();
         return Ok(exit::OK);
     }
     let cells = pipeline::plan(&exp)?;
@@ -175,9 +194,7 @@ pub fn plan(args: &ExperimentArgs, explain: Option<&str>) -> Result<i32, Failure
             mark(c.score)
         )
         .ok();
-        todo += usize::from(
-            !(c.represent && c.cluster && c.score && c.features_cached.0 == c.features_cached.1),
-        );
+        todo += usize::from(!c.fully_cached());
     }
     writeln!(
         out,
@@ -191,8 +208,24 @@ pub fn plan(args: &ExperimentArgs, explain: Option<&str>) -> Result<i32, Failure
     Ok(exit::OK)
 }
 
-pub fn run(args: &ExperimentArgs, cell: Option<String>, quiet: bool) -> Result<i32, Failure> {
-    let exp = args.load()?;
+/// What `runner run` is asked to do beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    pub quiet: bool,
+    pub select: pipeline::Selection,
+    /// Only extract per-track features (of shard i of n).
+    pub features_only: Option<(usize, usize)>,
+    /// Compute nothing expensive (a report job).
+    pub from_cache: bool,
+    /// Also write the run's results record here (a cluster task's outcome).
+    pub record: Option<std::path::PathBuf>,
+    /// Why units are missing, by unit id (a report job reads them from its
+    /// submission's task records).
+    pub unit_errors: std::collections::BTreeMap<String, String>,
+}
+
+pub fn run(experiment: &ExperimentArgs, args: RunArgs) -> Result<i32, Failure> {
+    let exp = experiment.load()?;
     if exp.experiment.threads > 0 {
         // Capped at the cores (the warning was printed at load). Only the
         // first call can size the global pool; later ones are no-ops.
@@ -200,7 +233,17 @@ pub fn run(args: &ExperimentArgs, cell: Option<String>, quiet: bool) -> Result<i
             .num_threads(exp.worker_threads().0)
             .build_global();
     }
-    let single = cell.is_some();
+    if let Some(shard) = args.features_only {
+        let done = pipeline::extract(&exp, shard, args.quiet).map_err(selection_failure)?;
+        if !args.quiet {
+            eprintln!(
+                "features (shard {}/{}): {} tracks, {} computed, {} unusable",
+                shard.0, shard.1, done.tracks, done.computed, done.failed
+            );
+        }
+        return Ok(exit::OK);
+    }
+    let single = args.select != pipeline::Selection::All;
     if !single {
         // What would otherwise fail only after the computing: the templates,
         // and a report folder that cannot be created (out_dir is a file).
@@ -209,11 +252,11 @@ pub fn run(args: &ExperimentArgs, cell: Option<String>, quiet: bool) -> Result<i
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
     }
-    if !quiet {
-        let what = if single {
-            "1 cell".to_string()
-        } else {
-            describe_work(&exp)
+    if !args.quiet {
+        let what = match &args.select {
+            pipeline::Selection::All => describe_work(&exp),
+            pipeline::Selection::Cell(_) => "1 cell".to_string(),
+            pipeline::Selection::Unit(u) => format!("the cells of unit {u}"),
         };
         eprintln!(
             "{}: {what}; {} worker thread(s); cache {}",
@@ -222,8 +265,23 @@ pub fn run(args: &ExperimentArgs, cell: Option<String>, quiet: bool) -> Result<i
             exp.cache_dir().display()
         );
     }
-    let outcome = pipeline::run(&exp, &RunOptions { quiet, cell })?;
+    let outcome = pipeline::run(
+        &exp,
+        &RunOptions {
+            quiet: args.quiet,
+            select: args.select.clone(),
+            from_cache: args.from_cache,
+            unit_errors: args.unit_errors.clone(),
+        },
+    )
+    .map_err(selection_failure)?;
     let rec = &outcome.record;
+    if let Some(path) = &args.record {
+        crate::cache::write_atomic(
+            path,
+            &serde_json::to_vec_pretty(rec).map_err(anyhow::Error::from)?,
+        )?;
+    }
     if single {
         println!(
             "{}",
@@ -232,16 +290,24 @@ pub fn run(args: &ExperimentArgs, cell: Option<String>, quiet: bool) -> Result<i
     } else {
         let dir = exp.report_dir();
         report::write_all(rec, &dir, exp.report.templates.as_deref())?;
-        if !quiet {
+        if !args.quiet {
             eprintln!("report: {}", dir.join("report.html").display());
         }
     }
+    Ok(summarize(rec, args.quiet))
+}
+
+/// Prints the run's summary line and its failed cells; the exit code.
+pub fn summarize(rec: &report::results::RunRecord, quiet: bool) -> i32 {
     let failed: Vec<_> = rec.failed().collect();
     if !quiet || !failed.is_empty() {
         let computed: u64 = rec.cache.values().map(|c| c.misses).sum();
         let hits: u64 = rec.cache.values().map(|c| c.hits).sum();
         let cache_line = if computed == 0 {
-            "every cell came from the cache".to_string()
+            format!(
+                "every stage came from the cache (computing them took {:.1} s)",
+                rec.compute_seconds
+            )
         } else {
             let parts: Vec<String> = rec
                 .cache
@@ -265,11 +331,38 @@ pub fn run(args: &ExperimentArgs, cell: Option<String>, quiet: bool) -> Result<i
             f.error.as_deref().unwrap_or("unknown error")
         );
     }
-    Ok(if failed.is_empty() {
+    if failed.is_empty() {
         exit::OK
     } else {
         exit::CELLS_FAILED
-    })
+    }
+}
+
+/// A cell or unit id that names nothing is a command-line error (exit 2);
+/// anything else stops the run (exit 3).
+fn selection_failure(e: anyhow::Error) -> Failure {
+    let code = if e.downcast_ref::<pipeline::UnknownSelection>().is_some() {
+        exit::BAD_SPEC
+    } else {
+        exit::RUNTIME
+    };
+    Failure { code, error: e }
+}
+
+/// `runner submit`: the study as SLURM job arrays.
+pub fn submit(
+    experiment: &ExperimentArgs,
+    opts: &crate::slurm::SubmitOptions,
+) -> Result<i32, Failure> {
+    let exp = experiment.load()?;
+    Ok(crate::slurm::submit(&exp, opts)?)
+}
+
+/// `runner status`: what is cached, queued, running or failed.
+pub fn status(file: &Path, set: &[String]) -> Result<i32, Failure> {
+    let exp = load(file, set)?;
+    print!("{}", crate::slurm::status(&exp)?);
+    Ok(exit::OK)
 }
 
 pub fn synth(file: Option<&Path>, set: &[String], out: &Path) -> Result<i32, Failure> {
@@ -454,7 +547,9 @@ pub fn features(
     if !(1000..=384_000).contains(&sample_rate) {
         return Err(Failure {
             code: exit::BAD_SPEC,
-            error: anyhow::anyhow!("--sr {sample_rate}: expected a sample rate between 1000 and 384000 Hz"),
+            error: anyhow::anyhow!(
+                "--sr {sample_rate}: expected a sample rate between 1000 and 384000 Hz"
+            ),
         });
     }
     spec.check_sample_rate(sample_rate, &[])
@@ -517,16 +612,26 @@ pub fn features(
 /// `runner report EXP.toml | reports/NAME`: re-renders the tables and
 /// documents from the stored `results.json`, computing nothing.
 pub fn report(target: &Path, set: &[String]) -> Result<i32, Failure> {
-    let (dir, templates) = if target.is_dir() {
-        (target.to_path_buf(), None)
+    let (dir, templates, options) = if target.is_dir() {
+        (target.to_path_buf(), None, None)
     } else {
         let exp = load(target, set)?;
-        (exp.report_dir(), exp.report.templates.clone())
+        let options = report::results::ReportOptions::from(&exp.report);
+        (
+            exp.report_dir(),
+            exp.report.templates.clone(),
+            Some(options),
+        )
     };
     let mut rec = report::load(&dir)?;
     if let Some(w) = report::newer_version_warning(&rec) {
         eprintln!("warning: {w}");
         rec.warnings.insert(0, w);
+    }
+    // The experiment file's current [report] choices (which clusterer colours
+    // the maps, which cells are listed) replace the recorded ones.
+    if let Some(options) = options {
+        rec.report = options;
     }
     report::render_from(&rec, &dir, templates.as_deref())?;
     eprintln!(
@@ -537,46 +642,114 @@ pub fn report(target: &Path, set: &[String]) -> Result<i32, Failure> {
     Ok(exit::OK)
 }
 
-/// `runner diff [REV_A] [REV_B]`: committed results compared cell by cell.
-pub fn diff(
-    rev_a: Option<&str>,
-    rev_b: Option<&str>,
-    experiment: Option<&str>,
-    format: &str,
-) -> Result<i32, Failure> {
+/// What `runner diff` compares and how it reports.
+pub struct DiffArgs<'a> {
+    pub rev_a: Option<&'a str>,
+    pub rev_b: Option<&'a str>,
+    pub experiment: Option<&'a str>,
+    pub format: &'a str,
+    /// Exit 1 when anything differs (beyond `tolerance`).
+    pub check: bool,
+    pub tolerance: f64,
+}
+
+/// `runner diff [REV_A] [REV_B]`: committed results compared per
+/// configuration and cell by cell.
+pub fn diff(args: &DiffArgs) -> Result<i32, Failure> {
     use crate::report::diff;
+    if !(args.tolerance >= 0.0 && args.tolerance.is_finite()) {
+        return Err(Failure {
+            code: exit::BAD_SPEC,
+            error: anyhow::anyhow!("--tolerance must be a non-negative number"),
+        });
+    }
     let root = diff::repo_root(Path::new("."))?;
-    let a = rev_a.unwrap_or("HEAD");
+    let a = args.rev_a.unwrap_or("HEAD");
     diff::verify(&root, a)?;
-    if let Some(b) = rev_b {
+    if let Some(b) = args.rev_b {
         diff::verify(&root, b)?;
     }
-    let old = diff::load_all(&root, Some(a))?;
-    let new = diff::load_all(&root, rev_b)?;
+    let old = diff::load_all(&root, Some(a), args.experiment)?;
+    let new = diff::load_all(&root, args.rev_b, args.experiment)?;
     let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
     names.sort();
     names.dedup();
-    if let Some(e) = experiment {
-        if !names.iter().any(|n| n.as_str() == e) {
+    if let Some(e) = args.experiment {
+        if names.is_empty() {
             return Err(anyhow::anyhow!(
                 "no results for experiment `{e}` at {a} or {}",
-                rev_b.unwrap_or("the working tree")
+                args.rev_b.unwrap_or("the working tree")
             )
             .into());
         }
-        names.retain(|n| n.as_str() == e);
     }
     let diffs: Vec<diff::ExperimentDiff> = names
         .iter()
-        .map(|n| diff::diff(n, old.get(*n), new.get(*n)))
+        .map(|n| diff::diff(n, old.get(*n), new.get(*n), args.tolerance))
         .collect();
-    let b = rev_b.unwrap_or("working tree");
-    let text = match format {
+    let b = args.rev_b.unwrap_or("working tree");
+    let text = match args.format {
         "md" => diff::markdown(&diffs, a, b),
         "json" => serde_json::to_string_pretty(&diffs).map_err(anyhow::Error::from)? + "\n",
         _ => diff::table(&diffs),
     };
     print!("{text}");
+    let count: usize = diffs.iter().map(diff::ExperimentDiff::count).sum();
+    if args.check && count > 0 {
+        eprintln!(
+            "diff --check: {count} difference(s) between {a} and {b} (tolerance {}); \
+             commit the regenerated reports if the change is intended",
+            args.tolerance
+        );
+        return Ok(exit::CELLS_FAILED);
+    }
+    Ok(exit::OK)
+}
+
+/// `runner sample EXP --cell ID`: decodes draws from a trained model's
+/// prior into feature matrices, images and (for mel spectrograms) audio.
+pub fn sample(
+    file: &Path,
+    set: &[String],
+    cell: &str,
+    n: usize,
+    condition: Option<&str>,
+    seed: u64,
+    out: &Path,
+) -> Result<i32, Failure> {
+    use crate::sample::{SampleError, SampleOptions};
+    let exp = load(file, set)?;
+    let written = crate::sample::sample(
+        &exp,
+        &SampleOptions {
+            cell,
+            n,
+            condition,
+            seed,
+            out,
+        },
+    )
+    .map_err(|e| match e {
+        SampleError::Invalid(error) => Failure {
+            code: exit::BAD_SPEC,
+            error,
+        },
+        SampleError::Unavailable(error) => Failure {
+            code: exit::RUNTIME,
+            error,
+        },
+    })?;
+    eprintln!(
+        "wrote {n} samples of {cell} to {} ({} files{}{})",
+        out.display(),
+        written.files.len(),
+        if written.audio { ", with audio" } else { "" },
+        if written.units == "standardised" {
+            "; values in standardised units: the artifact kept no scaling"
+        } else {
+            ""
+        }
+    );
     Ok(exit::OK)
 }
 

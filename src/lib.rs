@@ -16,5 +16,7 @@ pub mod fileset;
 pub mod models;
 pub mod pipeline;
 pub mod report;
+pub mod sample;
+pub mod slurm;
 pub mod spec;
 pub mod text;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use vaerun::cli::{self, exit, ExperimentArgs, Failure};
+use vaerun::pipeline::Selection;
 
 #[derive(Parser)]
 #[command(
@@ -27,11 +28,57 @@ enum Command {
         #[command(flatten)]
         exp: ExperimentArgs,
         /// Compute only this cell (as listed by `runner plan`) and print its result.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "unit")]
         cell: Option<String>,
+        /// Compute only this unit: one representation and every clusterer on
+        /// it (as listed by `runner plan --units`); what a cluster task runs.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Only extract the per-track features (`features`), for the tracks
+        /// of `--shard I/N`.
+        #[arg(long, value_parser = ["features"], conflicts_with_all = ["cell", "unit"])]
+        stage: Option<String>,
+        /// With --stage features: this task's share of the tracks, I of N
+        /// (tracks whose index modulo N is I).
+        #[arg(long, value_name = "I/N", requires = "stage", value_parser = parse_shard)]
+        shard: Option<(usize, usize)>,
+        /// Compute nothing expensive: features and representations must come
+        /// from the cache; what is missing is reported as failed cells (a
+        /// cluster submission's report job).
+        #[arg(long)]
+        from_cache: bool,
+        /// With --from-cache: a submission folder whose task records say why
+        /// units are missing.
+        #[arg(long, value_name = "DIR", requires = "from_cache")]
+        task_records: Option<PathBuf>,
+        /// Also write this run's results record (JSON) to FILE.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
         /// No progress bars or summary (errors are still printed).
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Run the study on a SLURM cluster: job arrays over the shared cache,
+    /// submitting only what is not cached ([executor.slurm] configures it).
+    Submit {
+        #[command(flatten)]
+        exp: ExperimentArgs,
+        /// Wait for the report job and exit with `run`'s exit codes.
+        #[arg(long)]
+        wait: bool,
+        /// Write and print the batch scripts without submitting them.
+        #[arg(long)]
+        dry_run: bool,
+        /// Seconds between queue polls while waiting.
+        #[arg(long, default_value_t = 5.0)]
+        poll: f64,
+    },
+    /// Per stage, what is cached, queued, running or failed (the cache,
+    /// plus squeue for the latest submission), and the logs of failed tasks.
+    Status {
+        experiment: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Re-render results.csv/.parquet and report.md/.html from a finished
     /// run's results.json, without recomputing anything.
@@ -42,7 +89,8 @@ enum Command {
         set: Vec<String>,
     },
     /// Compare the committed reports/*/results.json of two git revisions
-    /// (default: HEAD against the working tree), cell by cell.
+    /// (default: HEAD against the working tree): per configuration (mean ±
+    /// std over seeds), then cell by cell.
     Diff {
         /// The older revision (default HEAD).
         rev_a: Option<String>,
@@ -53,6 +101,13 @@ enum Command {
         experiment: Option<String>,
         #[arg(long, default_value = "table", value_parser = ["table", "md", "json"])]
         format: String,
+        /// Exit 1 when anything differs: a metric (beyond --tolerance), a
+        /// parameter, a cell added or removed (for CI).
+        #[arg(long)]
+        check: bool,
+        /// Metric differences up to this absolute amount count as equal.
+        #[arg(long, default_value_t = 0.0, requires = "check")]
+        tolerance: f64,
     },
     /// List the expanded cells and which of their stages are cached.
     Plan {
@@ -62,6 +117,10 @@ enum Command {
         /// parameter or input changed since the last run).
         #[arg(long, value_name = "CELL")]
         explain: Option<String>,
+        /// List the units of work (one representation each, with its cells)
+        /// instead of the cells.
+        #[arg(long, conflicts_with = "explain")]
+        units: bool,
     },
     /// Check an experiment file without running anything.
     Validate {
@@ -109,6 +168,30 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Decode samples from the prior N(0, I) of a trained VAE-family model
+    /// (a CVAE given --condition) into feature matrices (.npy), images and,
+    /// for mel-spectrogram models, audio (Griffin-Lim). Train it first with
+    /// `runner run EXP --cell ID`.
+    Sample {
+        experiment: PathBuf,
+        /// The cell whose model to sample (as listed by `runner plan`).
+        #[arg(long)]
+        cell: String,
+        /// Number of samples.
+        #[arg(long, default_value_t = 8)]
+        n: usize,
+        /// The condition value for a conditional model (cvae), e.g. --condition en.
+        #[arg(long)]
+        condition: Option<String>,
+        /// Seed of the draws from the prior.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
     /// Write the built-in synthetic corpus as WAV files in the GTZAN layout
     /// (DIR/<class>/<class>.000NN.wav, lyrics in .txt beside them).
     Synth {
@@ -123,23 +206,90 @@ enum Command {
     },
 }
 
+/// `I/N` with I < N.
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
+    let (i, n): (usize, usize) = (
+        i.trim()
+            .parse()
+            .map_err(|_| format!("`{i}` is not a shard index"))?,
+        n.trim()
+            .parse()
+            .map_err(|_| format!("`{n}` is not a shard count"))?,
+    );
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n}: need 0 <= I < N"));
+    }
+    Ok((i, n))
+}
+
 fn main() {
+    // Before any thread exists (it sets an environment variable).
+    vaerun::models::candle_elementwise_on_caller();
     let cli = Cli::parse();
     let result: Result<i32, Failure> = match cli.command {
-        Command::Run { exp, cell, quiet } => cli::run(&exp, cell, quiet),
+        Command::Run {
+            exp,
+            cell,
+            unit,
+            stage,
+            shard,
+            from_cache,
+            task_records,
+            record,
+            quiet,
+        } => cli::run(
+            &exp,
+            cli::RunArgs {
+                quiet,
+                select: match (cell, unit) {
+                    (Some(c), _) => Selection::Cell(c),
+                    (_, Some(u)) => Selection::Unit(u),
+                    _ => Selection::All,
+                },
+                features_only: stage.map(|_| shard.unwrap_or((0, 1))),
+                from_cache,
+                record,
+                unit_errors: task_records
+                    .map(|d| vaerun::slurm::unit_errors(&d))
+                    .unwrap_or_default(),
+            },
+        ),
+        Command::Submit {
+            exp,
+            wait,
+            dry_run,
+            poll,
+        } => cli::submit(
+            &exp,
+            &vaerun::slurm::SubmitOptions {
+                wait,
+                dry_run,
+                poll,
+            },
+        ),
+        Command::Status { experiment, set } => cli::status(&experiment, &set),
         Command::Report { target, set } => cli::report(&target, &set),
         Command::Diff {
             rev_a,
             rev_b,
             experiment,
             format,
-        } => cli::diff(
-            rev_a.as_deref(),
-            rev_b.as_deref(),
-            experiment.as_deref(),
-            &format,
-        ),
-        Command::Plan { exp, explain } => cli::plan(&exp, explain.as_deref()),
+            check,
+            tolerance,
+        } => cli::diff(&cli::DiffArgs {
+            rev_a: rev_a.as_deref(),
+            rev_b: rev_b.as_deref(),
+            experiment: experiment.as_deref(),
+            format: &format,
+            check,
+            tolerance,
+        }),
+        Command::Plan {
+            exp,
+            explain,
+            units,
+        } => cli::plan(&exp, explain.as_deref(), units),
         Command::Validate { exp } => cli::validate(&exp),
         Command::Schema => cli::schema(),
         Command::Features {
@@ -161,6 +311,23 @@ fn main() {
             experiment,
             set,
         } => cli::synth(experiment.as_deref(), &set, &out),
+        Command::Sample {
+            experiment,
+            cell,
+            n,
+            condition,
+            seed,
+            out,
+            set,
+        } => cli::sample(
+            &experiment,
+            &set,
+            &cell,
+            n,
+            condition.as_deref(),
+            seed,
+            &out,
+        ),
     };
     let code = match result {
         Ok(code) => code,

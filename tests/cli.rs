@@ -30,6 +30,20 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
 
     let o = runner(dir.path(), &["run", "tiny.toml"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // stderr is not a terminal here: progress comes as plain lines, each
+    // training every tenth of its epochs (15 epochs: at 2, 3, 5, ... 15).
+    let log = text(&o);
+    assert!(
+        log.contains("features: 18 tracks to extract or load"),
+        "{log}"
+    );
+    for epoch in [2, 3, 15] {
+        assert!(
+            log.contains(&format!("  mfcc/vae/seed=1: epoch {epoch}/15, loss ")),
+            "{epoch}: {log}"
+        );
+    }
+    assert!(!log.contains("epoch 1/15,"), "not every epoch: {log}");
     let report = dir.path().join("reports/tiny");
     for f in vaerun::report::FILES {
         assert!(report.join(f).is_file(), "missing {f}");
@@ -78,12 +92,14 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
     );
     // Figures: SVG files linked from the Markdown, inlined in the HTML.
     let svgs = std::fs::read_dir(report.join("figures")).unwrap().count();
-    assert!(
-        svgs >= 4 + 1 + 2,
-        "a projection per representation, the bars, the loss curves: {svgs}"
+    assert_eq!(
+        svgs,
+        3 + 1 + 1 + 2,
+        "a map per representation (vae, pca, raw), the bars, the training curves, \
+         the reconstructions of the two that decode (vae, pca)"
     );
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
-    assert!(md.contains("](figures/latent_mfcc_vae_"), "{md}");
+    assert!(md.contains("](figures/map_mfcc_vae.svg)"), "{md}");
     assert!(std::fs::read_to_string(report.join("report.html"))
         .unwrap()
         .contains("<svg"));
@@ -103,7 +119,7 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
     let o = runner(dir.path(), &["run", "tiny.toml"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(
-        text(&o).contains("every cell came from the cache"),
+        text(&o).contains("every stage came from the cache (computing them took"),
         "{}",
         text(&o)
     );
@@ -168,14 +184,60 @@ fn run_writes_every_result_and_a_rerun_is_cached() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let one: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(one[0]["cell"], "mfcc/pca/kmeans/seed=1");
+    // An id that names no cell is a command-line error.
     let o = runner(
         dir.path(),
         &["run", "tiny.toml", "--cell", "mfcc/pca/kmeans/seed=7"],
     );
-    // An unknown cell is a bad argument (2), not a failed run (3).
     assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o).contains("no cell `mfcc/pca/kmeans/seed=7`"),
+        "{}",
+        text(&o)
+    );
+    // Units: one representation with every clusterer on it. A deterministic
+    // baseline is one unit for all seeds.
+    let o = runner(dir.path(), &["plan", "tiny.toml", "--units"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    for unit in [
+        "mfcc/vae/seed=0",
+        "mfcc/vae/seed=1",
+        "mfcc/pca ",
+        "mfcc/raw ",
+    ] {
+        assert!(out.contains(unit), "{unit}: {out}");
+    }
+    assert!(out.contains("4 units, 0 to compute"), "{out}");
+    let o = runner(
+        dir.path(),
+        &[
+            "run",
+            "tiny.toml",
+            "--unit",
+            "mfcc/pca",
+            "-q",
+            "--record",
+            "pca.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("pca.json")).unwrap()).unwrap();
+    let cells: Vec<&str> = rec["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cell"].as_str().unwrap())
+        .collect();
+    assert_eq!(cells, ["mfcc/pca/kmeans/seed=0", "mfcc/pca/kmeans/seed=1"]);
+    let o = runner(
+        dir.path(),
+        &["run", "tiny.toml", "--unit", "mfcc/pca/seed=0"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("no unit `mfcc/pca/seed=0`"),
         "{}",
         text(&o)
     );
@@ -283,6 +345,21 @@ fn synth_writes_gtzan_layout_that_folders_datasets_read() {
     assert!(
         md.contains("techno/techno.00002.wav"),
         "the report lists skipped files"
+    );
+    // The skipped file's failure is cached like a success: plan sees a
+    // finished study, and a rerun decodes nothing (the bad file included).
+    let o = runner(dir.path(), &["plan", "folders.toml"]);
+    assert!(
+        text(&o).contains("6 fully cached, 0 to compute"),
+        "{}",
+        text(&o)
+    );
+    let o = runner(dir.path(), &["run", "folders.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("every stage came from the cache"),
+        "{}",
+        text(&o)
     );
     // on_error = "fail" stops the run and names the file and the reason.
     let o = runner(
@@ -565,10 +642,27 @@ fn diff_compares_committed_results_across_revisions() {
     let o = runner(dir.path(), &["diff"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = text(&o);
+    // A parameter change is listed once per configuration, not per seed.
     assert!(
-        out.contains("mfcc/vae/kmeans/seed=0  repr.epochs  15 -> 5"),
+        out.contains("tiny  mfcc/vae/kmeans  repr.epochs  15 -> 5"),
         "{out}"
     );
+    assert_eq!(out.matches("repr.epochs").count(), 1, "{out}");
+    // The configuration summary comes before the cells: old mean ± std
+    // over two seeds, new value over the one seed left.
+    let summary = out
+        .lines()
+        .position(|l| l.contains("tiny  mfcc/vae/kmeans  nmi_arithmetic") && l.contains("(n=2) ->"))
+        .unwrap_or_else(|| panic!("no configuration summary: {out}"));
+    let cell_line = out
+        .lines()
+        .position(|l| l.contains("mfcc/vae/kmeans/seed=0  nmi_arithmetic"))
+        .unwrap_or_else(|| panic!("no cell line: {out}"));
+    assert!(summary < cell_line, "{out}");
+    // --check turns differences into exit 1, for CI.
+    let o = runner(dir.path(), &["diff", "--check"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("difference(s) between HEAD and working tree"));
     assert!(out.contains("+ mfcc/vae/ward/seed=0"), "{out}");
     assert!(out.contains("- mfcc/vae/kmeans/seed=1"), "{out}");
     assert!(
@@ -593,17 +687,34 @@ fn diff_compares_committed_results_across_revisions() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let md = text(&o);
     assert!(
+        md.contains("| configuration | metric | old | new | change |"),
+        "{md}"
+    );
+    assert!(
         md.contains("| cell | metric | old | new | change |"),
         "{md}"
     );
     assert!(
-        md.contains("| mfcc/vae/kmeans/seed=0 | repr.epochs | 15 | 5 |"),
+        md.contains("| mfcc/vae/kmeans | repr.epochs | 15 | 5 |"),
         "{md}"
     );
     assert!(md.contains("- added: `mfcc/raw/ward/seed=0`"), "{md}");
     let o = runner(dir.path(), &["diff", "HEAD", "HEAD", "--format", "json"]);
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j[0]["changed"].as_array().unwrap().len(), 0);
+    let o = runner(dir.path(), &["diff", "HEAD", "--check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("no differences"));
+
+    // --experiment reads only that experiment: another one's damaged
+    // results.json is not an error.
+    std::fs::create_dir_all(dir.path().join("reports/broken")).unwrap();
+    std::fs::write(dir.path().join("reports/broken/results.json"), "{ not json").unwrap();
+    let o = runner(dir.path(), &["diff", "--experiment", "tiny"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = runner(dir.path(), &["diff"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("reports/broken/results.json is not a vaerun results file"));
 
     let o = runner(dir.path(), &["diff", "no-such-rev"]);
     assert_eq!(o.status.code(), Some(3));

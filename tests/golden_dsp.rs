@@ -1,4 +1,4 @@
-//! DSP against librosa 0.11 (../shared/golden). Tolerance, per matrix:
+//! DSP against librosa 0.11 (tests/fixtures/golden, made by make_golden.py). Tolerance, per matrix:
 //! max |ours − librosa| ≤ 1e-5 × max |librosa|. The golden README measured
 //! that librosa itself, fed float64 instead of float32, moves every feature
 //! by at most 4.1e-7 × peak; 1e-5 leaves room for a different FFT and
@@ -22,8 +22,7 @@ const SIGNALS: &[&str] = &[
 const REL_TOL: f64 = 1e-5;
 
 fn json(p: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-        .unwrap()
+    common::read_json(p)
 }
 
 fn matrix(v: &serde_json::Value) -> Vec<Vec<f64>> {

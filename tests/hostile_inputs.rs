@@ -687,6 +687,7 @@ fn an_experiment_can_be_read_from_standard_input() {
 
 #[test]
 fn an_unknown_cell_is_a_bad_argument() {
+    // `run --cell` is also in tests/cli.rs; `plan --explain` takes a cell too.
     let dir = setup(&fast(SYNTHETIC, ""));
     for args in [
         &["run", "exp.toml", "--cell", "mfcc/pca/kmeans/seed=9"][..],
@@ -695,7 +696,7 @@ fn an_unknown_cell_is_a_bad_argument() {
         let o = runner(dir.path(), args);
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
         assert!(
-            text(&o).contains("--cell: no cell `mfcc/pca/kmeans/seed=9`")
+            text(&o).contains("no cell `mfcc/pca/kmeans/seed=9`")
                 && text(&o).contains("did you mean `mfcc/pca/kmeans/seed=0`?"),
             "{}",
             text(&o)
@@ -795,7 +796,11 @@ fn other_values_without_bounds_are_errors_before_any_work() {
         ),
         (
             "report.projection={ method = \"tsne\", perplexity = -5 }",
-            "report.projection.perplexity: must be positive",
+            "report.projection.perplexity: must be a positive number",
+        ),
+        (
+            "report.projection={ method = \"tsne\", theta = 2 }",
+            "report.projection.theta: must be between 0 (exact) and 1",
         ),
         (
             "report.projection={ method = \"tsne\", iterations = 10 }",
@@ -804,6 +809,27 @@ fn other_values_without_bounds_are_errors_before_any_work() {
         (
             "experiment.max_cells=0",
             "experiment.max_cells: must be at least 1",
+        ),
+        // The same families in windows, automatic k, UMAP and SLURM settings.
+        (
+            "features.mfcc.segment={ seconds = 0.0 }",
+            "features.mfcc.segment.seconds: must be a positive number of seconds",
+        ),
+        (
+            "features.mfcc.segment={ seconds = nan }",
+            "features.mfcc.segment.seconds: expected a finite number",
+        ),
+        (
+            "clusterers.kmeans.k={ auto = [8, 2] }",
+            "the largest k must be at least the smallest",
+        ),
+        (
+            "report.projection={ method = \"umap\", n_neighbors = 1 }",
+            "report.projection.n_neighbors: must be at least 2",
+        ),
+        (
+            "executor.slurm.partition=\"a\\nb\"",
+            "executor.slurm.partition: `a\\nb` is not a SLURM name",
         ),
     ] {
         let o = runner(dir.path(), &["validate", "exp.toml", "--set", set]);
@@ -879,20 +905,44 @@ fn a_short_clip_window_and_bad_sweep_values_are_errors() {
 fn repeated_or_empty_lists_are_errors() {
     let dir = setup(&fast(SYNTHETIC, ""));
     for (set, want) in [
-        ("baselines.pca.features=[]", "baselines.pca.features: lists no feature set"),
-        ("baselines.pca.features=[\"mfcc\", \"mfcc\"]", "baselines.pca.features: `mfcc` is listed twice"),
-        ("features.mfcc.features=[\"mfcc\", \"rms\", \"mfcc\"]", "features.mfcc.features: `mfcc` is listed twice"),
-        ("features.mfcc.stats=[\"mean\", \"mean\"]", "features.mfcc.stats: `mean` is listed twice"),
-        ("metrics.include=[]", "metrics.include: list at least one metric"),
-        ("metrics.include=[\"purity\", \"purity\"]", "metrics.include.1: `purity` is listed twice"),
-        ("report.sort_by=\"purity\"", "report.sort_by: `purity` is not computed"),
+        (
+            "baselines.pca.features=[]",
+            "baselines.pca.features: lists no feature set",
+        ),
+        (
+            "baselines.pca.features=[\"mfcc\", \"mfcc\"]",
+            "baselines.pca.features: `mfcc` is listed twice",
+        ),
+        (
+            "features.mfcc.features=[\"mfcc\", \"rms\", \"mfcc\"]",
+            "features.mfcc.features: `mfcc` is listed twice",
+        ),
+        (
+            "features.mfcc.stats=[\"mean\", \"mean\"]",
+            "features.mfcc.stats: `mean` is listed twice",
+        ),
+        (
+            "metrics.include=[]",
+            "metrics.include: list at least one metric",
+        ),
+        (
+            "metrics.include=[\"purity\", \"purity\"]",
+            "metrics.include.1: `purity` is listed twice",
+        ),
+        (
+            "report.sort_by=\"purity\"",
+            "report.sort_by: `purity` is not computed",
+        ),
     ] {
         let extra = if set.starts_with("report.sort_by") {
             vec!["--set", "metrics.include=[\"silhouette\"]"]
         } else {
             vec![]
         };
-        let o = runner(dir.path(), &[&["validate", "exp.toml", "--set", set][..], &extra].concat());
+        let o = runner(
+            dir.path(),
+            &[&["validate", "exp.toml", "--set", set][..], &extra].concat(),
+        );
         assert_eq!(o.status.code(), Some(2), "{set}: {}", text(&o));
         assert!(text(&o).contains(want), "{set}: {}", text(&o));
     }
@@ -911,7 +961,12 @@ fn report_settings_that_would_fail_after_computing_fail_first() {
         for cmd in ["validate", "run"] {
             let o = runner(
                 dir.path(),
-                &[cmd, "exp.toml", "--set", &format!("report.templates=\"{templates}\"")],
+                &[
+                    cmd,
+                    "exp.toml",
+                    "--set",
+                    &format!("report.templates=\"{templates}\""),
+                ],
             );
             assert_eq!(o.status.code(), Some(2), "{cmd} {templates}: {}", text(&o));
             assert!(text(&o).contains(want), "{cmd} {templates}: {}", text(&o));
@@ -919,28 +974,51 @@ fn report_settings_that_would_fail_after_computing_fail_first() {
     }
     // A report folder that cannot be made (out_dir is a file): exit 3 at once.
     common::write(dir.path(), "afile", "");
-    let o = runner(dir.path(), &["run", "exp.toml", "--set", "report.out_dir=\"afile\""]);
+    let o = runner(
+        dir.path(),
+        &["run", "exp.toml", "--set", "report.out_dir=\"afile\""],
+    );
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    assert!(text(&o).contains("cannot create the report folder afile/fast"), "{}", text(&o));
+    assert!(
+        text(&o).contains("cannot create the report folder afile/fast"),
+        "{}",
+        text(&o)
+    );
     assert!(!dir.path().join("cache").exists(), "nothing was computed");
     // `runner features` with an impossible rate.
     let o = runner(
         dir.path(),
-        &["features", "x.wav", "--feature", "mfcc", "--sr", "0", "--out", "f.json"],
+        &[
+            "features",
+            "x.wav",
+            "--feature",
+            "mfcc",
+            "--sr",
+            "0",
+            "--out",
+            "f.json",
+        ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("--sr 0: expected a sample rate between 1000 and 384000 Hz"), "{}", text(&o));
+    assert!(
+        text(&o).contains("--sr 0: expected a sample rate between 1000 and 384000 Hz"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
 fn each_clusterer_and_lyrics_bound_is_named_at_its_own_key() {
-    let dir = setup(&fast(
-        SYNTHETIC,
-        "[clusterers.gmm]\nkind = \"gmm\"\n",
-    ));
+    let dir = setup(&fast(SYNTHETIC, "[clusterers.gmm]\nkind = \"gmm\"\n"));
     for (set, want) in [
-        ("clusterers.gmm.tol=0", "clusterers.gmm.tol: must be positive"),
-        ("clusterers.gmm.reg_covar=-1", "clusterers.gmm.reg_covar: must be zero or positive"),
+        (
+            "clusterers.gmm.tol=0",
+            "clusterers.gmm.tol: must be positive",
+        ),
+        (
+            "clusterers.gmm.reg_covar=-1",
+            "clusterers.gmm.reg_covar: must be zero or positive",
+        ),
         (
             "features.mfcc.lyrics={ kind = \"embedding\", model = \"m\", batch_size = 0 }",
             "features.mfcc.lyrics.batch_size: must be at least 1",

@@ -17,7 +17,7 @@ fn run(file: &std::path::Path, set: &[&str]) -> vaerun::report::results::RunReco
         &exp,
         &RunOptions {
             quiet: true,
-            cell: None,
+            ..Default::default()
         },
     )
     .unwrap()
@@ -139,4 +139,123 @@ fn same_seed_same_latents_and_metrics_are_finite() {
     // Different seeds train differently.
     assert_ne!(ra.cells[0].keys["represent"], ra.cells[1].keys["represent"]);
     assert_ne!(latent(&ra, "ca", 0), latent(&ra, "ca", 1));
+}
+
+/// The artifact folder of a cell's stage.
+fn artifact(cache: &std::path::Path, stage: &str, key: &str) -> std::path::PathBuf {
+    cache.join(stage).join(&key[..2]).join(key)
+}
+
+/// Rewrites an artifact's manifest after its files were changed, as a
+/// well-meaning tool (or a bug) would: the entry then passes the manifest
+/// check, and only its reader can tell that its content is wrong.
+fn reseal(dir: &std::path::Path, stage: &str, key: &str) {
+    let m = vaerun::cache::manifest::Manifest::describe(dir, stage, key, 0.0).unwrap();
+    m.write(dir).unwrap();
+}
+
+#[test]
+fn damaged_cache_entries_are_detected_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let text = common::tiny_experiment(&cache, &dir.path().join("reports"));
+    let f = common::write(dir.path(), "tiny.toml", &text);
+    let first = run(&f, &[]);
+    let vae = &first.cells[0];
+    assert_eq!(vae.representation, "vae");
+
+    // A valid .npy of the wrong shape: 10 latent rows for 18 tracks, with a
+    // manifest that matches it.
+    let rk = &vae.keys["represent"];
+    let rdir = artifact(&cache, "represent", rk);
+    ndarray_npy::write_npy(
+        rdir.join("latent.npy"),
+        &ndarray::Array2::<f32>::zeros((10, 4)),
+    )
+    .unwrap();
+    reseal(&rdir, "represent", rk);
+    // A truncated cluster artifact (a half-copied file on a shared disk).
+    let ck = &first.cells[1].keys["cluster"];
+    let cfile = artifact(&cache, "cluster", ck).join("labels.npy");
+    let bytes = std::fs::read(&cfile).unwrap();
+    std::fs::write(&cfile, &bytes[..bytes.len() / 2]).unwrap();
+
+    let again = run(&f, &[]);
+    assert_eq!(misses(&again.cache, "represent"), 1, "{:?}", again.cache);
+    // Keys name inputs, not their bytes: the rebuilt latent is the one its
+    // cell's cached clustering was made from, so that stays; the truncated
+    // labels are rebuilt for their own cell.
+    assert_eq!(misses(&again.cache, "cluster"), 1, "{:?}", again.cache);
+    let warnings = again.warnings.join("\n");
+    assert!(
+        warnings.contains("latent.npy has 10 rows, the feature set has 18 tracks"),
+        "{warnings}"
+    );
+    assert!(warnings.contains("labels.npy has"), "{warnings}");
+    assert!(cache.join("quarantine").read_dir().unwrap().count() >= 2);
+    for (a, b) in first.cells.iter().zip(&again.cells) {
+        assert_eq!(
+            a.metrics, b.metrics,
+            "{}: the rebuild is the original",
+            a.cell
+        );
+    }
+    // The third run trusts the rebuilt entries.
+    let third = run(&f, &[]);
+    assert!(
+        third.cache.values().all(|c| c.misses == 0),
+        "{:?}",
+        third.cache
+    );
+}
+
+#[test]
+fn a_cached_rerun_keeps_what_computing_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::tiny_experiment(&dir.path().join("cache"), &dir.path().join("reports"));
+    let f = common::write(dir.path(), "tiny.toml", &text);
+    let first = run(&f, &[]);
+    let again = run(&f, &[]);
+    assert!(first.compute_seconds > 0.0);
+    assert_eq!(first.compute_seconds, again.compute_seconds);
+    for (a, b) in first.cells.iter().zip(&again.cells) {
+        assert_eq!(a.timings, b.timings, "{}", a.cell);
+        assert!(b.cached.values().all(|&c| c), "{}: {:?}", b.cell, b.cached);
+    }
+}
+
+#[test]
+fn auto_k_is_chosen_recorded_and_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::tiny_experiment(&dir.path().join("cache"), &dir.path().join("reports"))
+        .replace(
+            "k = \"labels\"",
+            "k = { auto = [2, 5], by = \"silhouette\" }",
+        );
+    let f = common::write(dir.path(), "tiny.toml", &text);
+    let first = run(&f, &[]);
+    for c in &first.cells {
+        let k = c
+            .k_choice
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: no k choice", c.cell));
+        assert_eq!(
+            k.curve.iter().map(|p| p.k).collect::<Vec<_>>(),
+            [2, 3, 4, 5]
+        );
+        assert!((2..=5).contains(&k.chosen));
+        assert_eq!(c.clusters, Some(k.chosen), "{}", c.cell);
+        // The chosen k is the best value of the curve (silhouette: highest).
+        let best = k
+            .curve
+            .iter()
+            .filter_map(|p| p.value.map(|v| (p.k, v)))
+            .fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+        assert_eq!(best.0, k.chosen, "{}", c.cell);
+    }
+    let again = run(&f, &[]);
+    assert_eq!(misses(&again.cache, "cluster"), 0);
+    for (a, b) in first.cells.iter().zip(&again.cells) {
+        assert_eq!(a.k_choice, b.k_choice, "cached with its curve");
+    }
 }

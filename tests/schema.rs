@@ -109,6 +109,26 @@ fn misspelt_and_misplaced_keys_are_flagged_where_validate_flags_them() {
             "n_fft = { sweep = [1024], step = 2 }",
             "/features/mfcc",
         ),
+        (
+            "n_mfcc = 13",
+            "n_mfcc = 13\nsegment = { seconds = 3.0, hopp = 1.5 }",
+            "/features/mfcc",
+        ),
+        (
+            "n_mfcc = 13",
+            "n_mfcc = 13\npool = [\"median\"]",
+            "/features/mfcc",
+        ),
+        (
+            "k = \"labels\"",
+            "k = { auto = [2, 8], by = \"elbow\" }",
+            "/clusterers/km",
+        ),
+        (
+            "standardize = true",
+            "standardize = true\n[executor.slurm]\npartiton = \"gpu\"",
+            "/executor",
+        ),
     ] {
         assert!(BASE.contains(from), "{from}");
         let bad = BASE.replacen(from, to, 1);
@@ -127,6 +147,31 @@ fn misspelt_and_misplaced_keys_are_flagged_where_validate_flags_them() {
             text(&o)
         );
     }
+}
+
+/// The keys main grew after the schema was first written (windows,
+/// automatic k, UMAP, SLURM settings) are in it, not flagged as unknown.
+#[test]
+fn windows_auto_k_umap_and_slurm_settings_validate() {
+    let checker = Checker::new();
+    let spec = BASE
+        .replacen(
+            "n_mfcc = 13",
+            "n_mfcc = 13\nsegment = { seconds = 3.0, hop = 1.5 }\npool = [\"mean\", \"max\"]",
+            1,
+        )
+        .replacen(
+            "k = \"labels\"",
+            "k = { auto = [2, 8], by = \"calinski_harabasz\" }",
+            1,
+        )
+        + "\n[report]\nprojection = { method = \"umap\", n_neighbors = 10, min_dist = 0.2 }\n\
+           \n[executor.slurm]\npartition = \"gpu\"\ntime = \"2:00:00\"\ngpus = 1\nsetup = [\"module load cuda\"]\n";
+    checker.check(&spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    common::write(dir.path(), "exp.toml", &spec);
+    let o = runner(dir.path(), &["validate", "exp.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
 #[test]

@@ -214,3 +214,30 @@ fn a_model_pointed_at_an_unsuitable_feature_set_is_an_error() {
         .iter()
         .all(|c| c.repr.name != "conv" || c.features.name == "seq"));
 }
+
+#[test]
+fn report_names_must_name_a_clusterer_and_cells() {
+    let e = err(&format!(
+        "{BASE}\n[report]\nprojection_clusterer = \"kmm\"\n"
+    ));
+    assert!(
+        e.contains("report.projection_clusterer")
+            && e.contains("no clusterer `kmm`")
+            && e.contains("did you mean `km`?"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{BASE}\n[report]\nlisten_cells = [\"mfcc/vae/km/seed=0\", \"mfcc/pca/km/seed=9\"]\n"
+    ));
+    assert!(
+        e.contains("report.listen_cells.1")
+            && e.contains("no cell `mfcc/pca/km/seed=9`")
+            && e.contains("did you mean `mfcc/pca/km/seed=0`?"),
+        "{e}"
+    );
+    let ok = load(&format!(
+        "{BASE}\n[report]\nprojection_clusterer = \"km\"\nlisten = 5\nlisten_cells = [\"mfcc/pca/km/seed=0\"]\n"
+    ))
+    .unwrap();
+    assert_eq!(ok.report.listen, 5);
+}

@@ -1,20 +1,23 @@
-//! The content-addressed store.
+//! The content-addressed cache.
 //!
 //! An artifact is a folder at `<root>/<stage>/<k0k1>/<key>/`. Its key is the
 //! blake3 of the stage name, the stage's format version, its canonical
-//! resolved parameters and the keys of its inputs ([`KeyBuilder`]). A folder
-//! is built under `<root>/tmp/` and renamed into place in one step, so a run
-//! killed halfway never leaves a partial artifact that a later run trusts, and
-//! two runs sharing one cache never see each other's half-written files: the
-//! first rename wins, the loser's identical copy is discarded.
+//! resolved parameters and the keys of its inputs ([`KeyBuilder`]); which
+//! parts go into which stage's key is decided in one place, the stage graph
+//! (`pipeline::graph`). [`Store`] builds, publishes, verifies and
+//! quarantines artifacts; [`lease`] protects builds in progress;
+//! [`manifest`] records what a finished artifact holds.
 
-use std::collections::BTreeMap;
+pub mod lease;
+pub mod manifest;
+mod store;
+
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::path::Path;
 
 use anyhow::{Context, Result};
+
+pub use store::{Artifact, StageCounts, Store};
 
 /// A 256-bit content key, shown as 64 hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -96,134 +99,6 @@ pub fn hash_file(path: &Path) -> std::io::Result<Key> {
     Ok(Key(*hasher.finalize().as_bytes()))
 }
 
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct StageCounts {
-    pub hits: u64,
-    pub misses: u64,
-}
-
-pub struct Store {
-    root: PathBuf,
-    counts: Mutex<BTreeMap<String, StageCounts>>,
-    tmp_seq: AtomicU64,
-}
-
-impl Store {
-    pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
-        let root = root.into();
-        std::fs::create_dir_all(root.join("tmp"))
-            .with_context(|| format!("cannot create cache directory {}", root.display()))?;
-        Ok(Store {
-            root,
-            counts: Mutex::new(BTreeMap::new()),
-            tmp_seq: AtomicU64::new(0),
-        })
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    pub fn path(&self, stage: &str, key: &Key) -> PathBuf {
-        let hex = key.hex();
-        self.root.join(stage).join(&hex[..2]).join(hex)
-    }
-
-    /// Whether a finished artifact exists (does not count as a hit or miss).
-    pub fn contains(&self, stage: &str, key: &Key) -> bool {
-        self.path(stage, key).is_dir()
-    }
-
-    /// The artifact's folder, if it was finished; counts a hit or a miss.
-    pub fn lookup(&self, stage: &str, key: &Key) -> Option<PathBuf> {
-        let path = self.path(stage, key);
-        let found = path.is_dir();
-        let mut counts = self.counts.lock().unwrap();
-        let c = counts.entry(stage.to_string()).or_default();
-        if found {
-            c.hits += 1;
-        } else {
-            c.misses += 1;
-        }
-        found.then_some(path)
-    }
-
-    /// Builds an artifact: `write` fills a fresh temporary folder, which is
-    /// then renamed into place. On error the temporary folder is removed and
-    /// nothing is published.
-    pub fn publish(
-        &self,
-        stage: &str,
-        key: &Key,
-        write: impl FnOnce(&Path) -> Result<()>,
-    ) -> Result<PathBuf> {
-        let final_path = self.path(stage, key);
-        let tmp = self.root.join("tmp").join(format!(
-            "{stage}-{}-{}-{}",
-            key.short(),
-            std::process::id(),
-            self.tmp_seq.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        if let Err(e) = write(&tmp) {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-        std::fs::create_dir_all(final_path.parent().unwrap())?;
-        match std::fs::rename(&tmp, &final_path) {
-            Ok(()) => Ok(final_path),
-            // Another run published the same key first: same inputs, same
-            // content, so keep theirs.
-            Err(_) if final_path.is_dir() => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                Ok(final_path)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                Err(e).with_context(|| format!("cannot publish {}", final_path.display()))
-            }
-        }
-    }
-
-    /// Looks the artifact up and builds it if missing; returns its folder and
-    /// whether it came from the cache.
-    pub fn get_or_build(
-        &self,
-        stage: &str,
-        key: &Key,
-        build: impl FnOnce(&Path) -> Result<()>,
-    ) -> Result<(PathBuf, bool)> {
-        match self.lookup(stage, key) {
-            Some(p) => Ok((p, true)),
-            None => Ok((self.publish(stage, key, build)?, false)),
-        }
-    }
-
-    pub fn counts(&self) -> BTreeMap<String, StageCounts> {
-        self.counts.lock().unwrap().clone()
-    }
-
-    /// Removes temporary folders left by killed runs (older than an hour, so a
-    /// concurrent run's work in progress is left alone).
-    pub fn sweep_stale_tmp(&self) {
-        let Ok(entries) = std::fs::read_dir(self.root.join("tmp")) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age.as_secs() > 3600);
-            if old {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-}
-
 /// Writes a file atomically inside a folder that is itself not yet
 /// published, or anywhere a reader must never see half a file.
 /// A failed write (a full disk) removes the temporary and leaves any old
@@ -284,13 +159,13 @@ mod tests {
         // A folder left in tmp/ by a killed process is not an artifact either.
         std::fs::create_dir_all(dir.path().join("tmp/s-dead")).unwrap();
         assert!(!store.contains("s", &key));
-        let (p, cached) = store
+        let a = store
             .get_or_build("s", &key, |p| Ok(std::fs::write(p.join("x"), b"1")?))
             .unwrap();
-        assert!(!cached);
-        assert_eq!(std::fs::read(p.join("x")).unwrap(), b"1");
-        let (_, cached) = store.get_or_build("s", &key, |_| unreachable!()).unwrap();
-        assert!(cached);
+        assert!(!a.cached);
+        assert_eq!(std::fs::read(a.dir.join("x")).unwrap(), b"1");
+        let a = store.get_or_build("s", &key, |_| unreachable!()).unwrap();
+        assert!(a.cached);
         let counts = store.counts();
         assert_eq!(counts["s"].hits, 1);
         assert_eq!(counts["s"].misses, 2);
@@ -319,5 +194,125 @@ mod tests {
             std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
             0
         );
+    }
+
+    fn published(store: &Store, key: &Key, body: &[u8]) -> std::path::PathBuf {
+        store
+            .publish("s", key, |p| Ok(std::fs::write(p.join("v.bin"), body)?))
+            .unwrap()
+            .dir
+    }
+
+    #[test]
+    fn truncated_or_altered_entries_are_quarantined_and_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = KeyBuilder::new("s", 1).finish();
+        let path = published(&store, &key, &[7u8; 1000]);
+        // Truncated on a shared filesystem.
+        std::fs::write(path.join("v.bin"), [7u8; 10]).unwrap();
+        assert!(!store.contains("s", &key), "size check sees truncation");
+        assert!(store.lookup("s", &key).is_none());
+        assert!(!path.exists(), "moved aside");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("quarantine"))
+                .unwrap()
+                .count(),
+            1
+        );
+        assert!(store.warnings()[0].contains("v.bin has 10 bytes"));
+        let a = store
+            .get_or_build("s", &key, |p| {
+                Ok(std::fs::write(p.join("v.bin"), [7u8; 1000])?)
+            })
+            .unwrap();
+        assert!(!a.cached, "rebuilt");
+        // Same size, other bytes: only the hash tells.
+        std::fs::write(a.dir.join("v.bin"), [8u8; 1000]).unwrap();
+        assert!(store.contains("s", &key), "sizes alone cannot tell");
+        assert!(store.lookup("s", &key).is_none(), "the hash does");
+        // An entry without a manifest (unfinished, or from an older vaerun).
+        let bare = store.path("s", &key);
+        std::fs::create_dir_all(&bare).unwrap();
+        std::fs::write(bare.join("v.bin"), b"x").unwrap();
+        assert!(store.lookup("s", &key).is_none());
+        assert!(store.warnings().last().unwrap().contains("no manifest"));
+    }
+
+    #[test]
+    fn a_reader_that_rejects_an_entry_gets_it_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = KeyBuilder::new("s", 1).finish();
+        // A well-formed entry with the wrong content for its reader: 10 rows
+        // where the caller has 240 tracks.
+        published(&store, &key, &[0u8; 10]);
+        let load = |p: &std::path::Path| -> Result<usize> {
+            let n = std::fs::read(p.join("v.bin"))?.len();
+            anyhow::ensure!(n == 240, "latent has {n} rows, expected 240");
+            Ok(n)
+        };
+        let (n, a) = store
+            .load_or_build(
+                "s",
+                &key,
+                |p| Ok(std::fs::write(p.join("v.bin"), [0u8; 240])?),
+                load,
+            )
+            .unwrap();
+        assert_eq!(n, 240);
+        assert!(!a.cached);
+        assert!(store.warnings()[0].contains("expected 240"));
+        let (_, a) = store
+            .load_or_build("s", &key, |_| unreachable!(), load)
+            .unwrap();
+        assert!(a.cached);
+    }
+
+    #[test]
+    fn a_long_build_survives_a_concurrent_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let other = Store::open(dir.path()).unwrap();
+        let key = KeyBuilder::new("s", 1).finish();
+        let (started, finish) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                store
+                    .publish("s", &key, |p| {
+                        std::fs::write(p.join("v.bin"), b"slow")?;
+                        started.wait();
+                        finish.wait();
+                        Ok(())
+                    })
+                    .unwrap();
+            });
+            started.wait();
+            // Make the build look hours old: age must not matter.
+            for e in std::fs::read_dir(dir.path().join("tmp")).unwrap() {
+                let f = std::fs::File::open(e.unwrap().path().join("v.bin")).unwrap();
+                let _ = f.set_modified(
+                    std::time::SystemTime::now() - std::time::Duration::from_secs(7200),
+                );
+            }
+            assert!(other.sweep_stale_tmp().is_empty(), "a live build is kept");
+            finish.wait();
+        });
+        assert!(store.contains("s", &key));
+        // A folder whose owner died is swept.
+        let dead = dir.path().join("tmp/s-dead");
+        std::fs::create_dir_all(&dead).unwrap();
+        std::fs::write(
+            dead.join(lease::LEASE_FILE),
+            serde_json::to_vec(&lease::Lease {
+                host: lease::hostname(),
+                pid: 4_194_304 + 11,
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        let removed = other.sweep_stale_tmp();
+        assert_eq!(removed.len(), 1);
+        assert!(!dead.exists());
     }
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::{Clusterer, NClusters};
+use super::{Clusterer, Fit, NClusters};
 use crate::spec::KeyError;
 
 /// Above this many points the condensed distance matrix (n²/2 f64) passes 4 GB.
@@ -26,7 +26,8 @@ pub enum Linkage {
 #[serde(deny_unknown_fields)]
 pub struct AgglomerativeParams {
     pub kind: String,
-    /// Number of clusters: an integer of at least 2, or "labels" for the number of true classes.
+    /// Number of clusters: an integer of at least 2, "labels" for the number of
+    /// true classes, or { auto = [lo, hi], by = "silhouette" } to choose it.
     #[serde(default = "d_k")]
     pub k: NClusters,
     /// Linkage criterion (euclidean distances).
@@ -58,14 +59,12 @@ impl Clusterer for Agglomerative {
     fn params(&self) -> serde_json::Value {
         serde_json::to_value(&self.p).unwrap()
     }
-    fn fit_predict(
-        &self,
-        x: &Array2<f32>,
-        n_classes: Option<usize>,
-        _seed: u64,
-    ) -> Result<Vec<i64>> {
+    fn n_clusters(&self) -> Option<NClusters> {
+        Some(self.p.k)
+    }
+    fn fit(&self, x: &Array2<f32>, k: Option<usize>, _seed: u64) -> Result<Fit> {
         let n = x.nrows();
-        let k = self.p.k.resolve(n_classes, n)?;
+        let k = super::given_k(k)?;
         if n > MAX_POINTS {
             bail!("agglomerative clustering of {n} points needs {} GB of distances; use kmeans or gmm", n * n / 2 * 8 / 1_000_000_000);
         }
@@ -88,11 +87,11 @@ impl Clusterer for Agglomerative {
             Linkage::Single => kodama::Method::Single,
         };
         let dendrogram = kodama::linkage(&mut condensed, n, method);
-        Ok(cut(
+        Ok(Fit::labels(cut(
             dendrogram.steps().iter().map(|s| (s.cluster1, s.cluster2)),
             n,
             k,
-        ))
+        )))
     }
 }
 

@@ -8,7 +8,7 @@ use linfa::ParamGuard;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::Clusterer;
+use super::{Clusterer, Fit};
 use crate::spec::KeyError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -56,17 +56,14 @@ impl Clusterer for Dbscan {
     fn params(&self) -> serde_json::Value {
         serde_json::to_value(&self.p).unwrap()
     }
-    fn fit_predict(
-        &self,
-        x: &Array2<f32>,
-        _n_classes: Option<usize>,
-        _seed: u64,
-    ) -> Result<Vec<i64>> {
+    fn fit(&self, x: &Array2<f32>, _k: Option<usize>, _seed: u64) -> Result<Fit> {
         let x = x.mapv(|v| v as f64);
         let labels = linfa_clustering::Dbscan::params(self.p.min_samples)
             .tolerance(self.p.eps)
             .check()?
             .transform(&x);
-        Ok(labels.iter().map(|l| l.map_or(-1, |c| c as i64)).collect())
+        Ok(Fit::labels(
+            labels.iter().map(|l| l.map_or(-1, |c| c as i64)).collect(),
+        ))
     }
 }

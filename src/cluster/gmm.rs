@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
 use serde::{Deserialize, Serialize};
 
-use super::{Clusterer, NClusters};
+use super::{Clusterer, Fit, NClusters};
 use crate::spec::KeyError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -24,7 +24,8 @@ pub enum Covariance {
 #[serde(deny_unknown_fields)]
 pub struct GmmParams {
     pub kind: String,
-    /// Number of components: an integer of at least 2, or "labels" for the number of true classes.
+    /// Number of components: an integer of at least 2, "labels" for the number of
+    /// true classes, or { auto = [lo, hi], by = "silhouette" } to choose it.
     #[serde(default = "d_k")]
     pub k: NClusters,
     /// Covariance type: full or diag.
@@ -220,14 +221,15 @@ impl Clusterer for Gmm {
     fn params(&self) -> serde_json::Value {
         serde_json::to_value(&self.p).unwrap()
     }
-    fn fit_predict(
-        &self,
-        x: &Array2<f32>,
-        n_classes: Option<usize>,
-        seed: u64,
-    ) -> Result<Vec<i64>> {
-        let n = x.nrows();
-        let k = self.p.k.resolve(n_classes, n)?;
+    fn n_clusters(&self) -> Option<NClusters> {
+        Some(self.p.k)
+    }
+    fn has_bic(&self) -> bool {
+        true
+    }
+    fn fit(&self, x: &Array2<f32>, k: Option<usize>, seed: u64) -> Result<Fit> {
+        let (n, d) = x.dim();
+        let k = super::given_k(k)?;
         let points = super::kmeans::Points::new(x);
         let x = x.mapv(|v| v as f64);
         let mut rng = Xoshiro256Plus::seed_from_u64(seed);
@@ -259,8 +261,16 @@ impl Clusterer for Gmm {
                 best = Some((ll, resp));
             }
         }
-        let (_, resp) = best.unwrap();
-        Ok(resp
+        let (ll, resp) = best.unwrap();
+        // scikit-learn's `bic`: −2 · n · mean log-likelihood + p · ln n, with
+        // p = means + covariances + (k − 1) free weights.
+        let cov_params = match self.p.covariance {
+            Covariance::Full => k * d * (d + 1) / 2,
+            Covariance::Diag => k * d,
+        };
+        let n_params = (k * d + cov_params + k - 1) as f64;
+        let bic = -2.0 * ll * n as f64 + n_params * (n as f64).ln();
+        let labels = resp
             .rows()
             .into_iter()
             .map(|r| {
@@ -272,7 +282,11 @@ impl Clusterer for Gmm {
                     )
                     .0 as i64
             })
-            .collect())
+            .collect();
+        Ok(Fit {
+            labels,
+            bic: Some(bic),
+        })
     }
 }
 

@@ -13,14 +13,15 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{Clusterer, NClusters};
+use super::{Clusterer, Fit, NClusters};
 use crate::spec::KeyError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KMeansParams {
     pub kind: String,
-    /// Number of clusters: an integer of at least 2, or "labels" for the number of true classes.
+    /// Number of clusters: an integer of at least 2, "labels" for the number of
+    /// true classes, or { auto = [lo, hi], by = "silhouette" } to choose it.
     #[serde(default = "d_k")]
     pub k: NClusters,
     /// k-means++ restarts; the best by inertia is kept.
@@ -76,22 +77,19 @@ impl Clusterer for KMeans {
     fn version(&self) -> u32 {
         2
     }
-    fn fit_predict(
-        &self,
-        x: &Array2<f32>,
-        n_classes: Option<usize>,
-        seed: u64,
-    ) -> Result<Vec<i64>> {
-        let k = self.p.k.resolve(n_classes, x.nrows())?;
+    fn n_clusters(&self) -> Option<NClusters> {
+        Some(self.p.k)
+    }
+    fn fit(&self, x: &Array2<f32>, k: Option<usize>, seed: u64) -> Result<Fit> {
         let fit = kmeans(
             &Points::new(x),
-            k,
+            super::given_k(k)?,
             self.p.n_init,
             self.p.max_iter as usize,
             self.p.tol,
             seed,
         );
-        Ok(fit.labels.iter().map(|&l| l as i64).collect())
+        Ok(Fit::labels(fit.labels.iter().map(|&l| l as i64).collect()))
     }
 }
 

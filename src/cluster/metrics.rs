@@ -445,15 +445,14 @@ impl Contingency {
         (h, c, v)
     }
 
-    /// Cluster accuracy: the fraction of points whose cluster is matched to
-    /// their class under the best one-to-one matching of clusters to classes
-    /// (Hungarian algorithm); unmatched clusters count as wrong.
-    pub fn accuracy(&self) -> f64 {
+    /// The best one-to-one matching of clusters to classes (Hungarian
+    /// algorithm on the counts): for each cluster (column), the class (row)
+    /// it is matched to, or None when there are more clusters than classes
+    /// and it is left over. Cluster accuracy scores this matching; the
+    /// report colours each cluster like its matched class.
+    pub fn matching(&self) -> Vec<Option<usize>> {
         let (r, c) = self.table.dim();
         let size = r.max(c);
-        if size == 0 {
-            return 1.0;
-        }
         let max = self.table.iter().copied().max().unwrap_or(0) as i64;
         // Minimise (max − count) on the square-padded table.
         let cost: Vec<Vec<i64>> = (0..size)
@@ -469,12 +468,27 @@ impl Contingency {
                     .collect()
             })
             .collect();
-        let assignment = hungarian(&cost);
-        let matched: u64 = assignment
+        let mut class_of = vec![None; c];
+        for (i, j) in hungarian(&cost).into_iter().enumerate() {
+            if i < r && j < c {
+                class_of[j] = Some(i);
+            }
+        }
+        class_of
+    }
+
+    /// Cluster accuracy: the fraction of points whose cluster is matched to
+    /// their class under the best one-to-one matching of clusters to classes
+    /// ([`Contingency::matching`]); unmatched clusters count as wrong.
+    pub fn accuracy(&self) -> f64 {
+        if self.n == 0 || self.table.is_empty() {
+            return 1.0;
+        }
+        let matched: u64 = self
+            .matching()
             .iter()
             .enumerate()
-            .filter(|&(i, &j)| i < r && j < c)
-            .map(|(i, &j)| self.table[[i, j]])
+            .filter_map(|(j, i)| i.map(|i| self.table[[i, j]]))
             .sum();
         matched as f64 / self.n as f64
     }

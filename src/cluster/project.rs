@@ -6,9 +6,7 @@
 //! scaled to std 1e-4, early exaggeration 12 for 250 iterations,
 //! learning rate max(n / 12 / 4, 50), momentum 0.5 then 0.8, and
 //! delta-bar-delta gains. Written here because linfa-tsne cannot be made
-//! reproducible for a fixed seed. No UMAP: no crate that was tried is both
-//! seedable and compatible with linfa's dependencies, so it is left out
-//! rather than faked.
+//! reproducible for a fixed seed. UMAP lives in [`super::umap`].
 
 use anyhow::{bail, Result};
 use linfa::traits::{Fit, Predict};
@@ -33,6 +31,26 @@ pub enum Projection {
         #[serde(default = "d_theta")]
         theta: f64,
     },
+    /// UMAP (see [`super::umap`]); `epochs` defaults to umap-learn's
+    /// (500 up to 10 000 points, 200 above).
+    Umap {
+        /// Neighbours of each point in the fuzzy graph (clamped to n − 1).
+        #[serde(default = "d_n_neighbors")]
+        n_neighbors: usize,
+        /// Minimum distance between embedded points, in [0, 1].
+        #[serde(default = "d_min_dist")]
+        min_dist: f64,
+        /// Optimisation epochs (default: 500 up to 10 000 points, 200 above).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epochs: Option<usize>,
+    },
+}
+
+fn d_n_neighbors() -> usize {
+    15
+}
+fn d_min_dist() -> f64 {
+    0.1
 }
 
 fn d_perplexity() -> f64 {
@@ -46,27 +64,65 @@ fn d_theta() -> f64 {
 }
 
 impl Projection {
-    /// scikit-learn's constraints on `TSNE`: perplexity > 0, 0 ≤ angle
-    /// (theta) ≤ 1, at least 250 iterations (the early-exaggeration phase).
-    /// Returns the offending key and why.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        if let Projection::Tsne {
-            perplexity,
-            iterations,
-            theta,
-        } = *self
-        {
-            if perplexity <= 0.0 {
-                return Err(("perplexity", "must be positive".into()));
+    /// The method's name as written in the spec (`report.projection.method`).
+    pub fn method(&self) -> &'static str {
+        match self {
+            Projection::Pca => "pca",
+            Projection::Tsne { .. } => "tsne",
+            Projection::Umap { .. } => "umap",
+        }
+    }
+
+    /// Checks the parameters; an error names the offending key (relative
+    /// to `report.projection`) and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        match *self {
+            Projection::Pca => {}
+            Projection::Tsne {
+                perplexity,
+                iterations,
+                theta,
+            } => {
+                // scikit-learn's constraints on `TSNE`: perplexity > 0,
+                // 0 <= angle (theta) <= 1, at least 250 iterations (the
+                // early-exaggeration phase alone takes 250).
+                if !(perplexity > 0.0 && perplexity.is_finite()) {
+                    return Err(("perplexity", "must be a positive number".into()));
+                }
+                if iterations < 250 {
+                    return Err((
+                        "iterations",
+                        "must be at least 250 (the early-exaggeration phase alone takes 250)"
+                            .into(),
+                    ));
+                }
+                if !(0.0..=1.0).contains(&theta) {
+                    return Err(("theta", "must be between 0 (exact) and 1".into()));
+                }
             }
-            if !(0.0..=1.0).contains(&theta) {
-                return Err(("theta", "must be between 0 (exact) and 1".into()));
-            }
-            if iterations < 250 {
-                return Err((
-                    "iterations",
-                    "must be at least 250 (the early-exaggeration phase alone takes 250)".into(),
-                ));
+            Projection::Umap {
+                n_neighbors,
+                min_dist,
+                epochs,
+            } => {
+                if n_neighbors < 2 {
+                    return Err((
+                        "n_neighbors",
+                        format!("must be at least 2, found {n_neighbors}"),
+                    ));
+                }
+                if !(0.0..=super::umap::SPREAD).contains(&min_dist) {
+                    return Err((
+                        "min_dist",
+                        format!(
+                            "must be between 0 and the spread ({}), found {min_dist}",
+                            super::umap::SPREAD
+                        ),
+                    ));
+                }
+                if epochs == Some(0) {
+                    return Err(("epochs", "must be at least 1".into()));
+                }
             }
         }
         Ok(())
@@ -85,6 +141,11 @@ impl Projection {
                 let fit = ((x.nrows() as f64 - 1.0) / 3.0).max(1.0);
                 tsne(x, perplexity.min(fit), iterations, theta, seed)
             }
+            Projection::Umap {
+                n_neighbors,
+                min_dist,
+                epochs,
+            } => super::umap::umap(x, n_neighbors, min_dist, epochs, seed),
         }
     }
 }

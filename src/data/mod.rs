@@ -169,6 +169,16 @@ impl DatasetSpec {
         }
     }
 
+    /// The `kind` the experiment file names.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DatasetSpec::Synthetic(_) => "synthetic",
+            DatasetSpec::Folders(_) => "folders",
+            DatasetSpec::Manifest(_) => "manifest",
+            DatasetSpec::Precomputed(_) => "precomputed",
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             DatasetSpec::Synthetic(s) => format!(

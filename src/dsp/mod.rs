@@ -3,9 +3,11 @@
 
 pub mod chroma;
 pub mod frames;
+pub mod inverse;
 pub mod mel;
 pub mod mfcc;
-mod simd;
+pub mod nnls;
+pub(crate) mod simd;
 pub mod spectral;
 pub mod stft;
 
@@ -48,6 +50,53 @@ pub enum Stat {
     Min,
     Max,
     Median,
+}
+
+/// Cutting each track into windows: every model then trains on windows
+/// (summaries per window, or frame sequences per window), and a track's
+/// representation pools its windows' latents.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    /// Window length in seconds.
+    pub seconds: f64,
+    /// Seconds between window starts (default: the window length, no overlap).
+    #[serde(default)]
+    pub hop: Option<f64>,
+}
+
+impl Segment {
+    /// (window, hop) in frames of `hop_length` samples at `sr`.
+    pub fn frames(&self, sr: f64, hop_length: usize) -> (usize, usize) {
+        let per_second = sr / hop_length as f64;
+        let win = ((self.seconds * per_second).round() as usize).max(1);
+        let hop = ((self.hop.unwrap_or(self.seconds) * per_second).round() as usize).max(1);
+        (win, hop)
+    }
+
+    /// The frame ranges of a track of `frames` frames: full windows from the
+    /// start, every `hop`; a track shorter than one window is one window.
+    pub fn ranges(&self, frames: usize, sr: f64, hop_length: usize) -> Vec<(usize, usize)> {
+        let (win, hop) = self.frames(sr, hop_length);
+        if frames <= win {
+            return vec![(0, frames)];
+        }
+        (0..=(frames - win) / hop)
+            .map(|w| (w * hop, w * hop + win))
+            .collect()
+    }
+}
+
+/// How a track's window latents become its representation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pool {
+    /// The mean of the window latents.
+    Mean,
+    /// Their population standard deviation.
+    Std,
+    /// Their maximum.
+    Max,
 }
 
 /// The shape a feature set hands to representations.
@@ -147,6 +196,13 @@ pub struct FeatureSetSpec {
     /// Lyrics columns appended after the audio ones (see [`crate::text`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lyrics: Option<crate::text::LyricsSpec>,
+    /// Cut each track into windows, e.g. `{ seconds = 3.0, hop = 1.5 }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<Segment>,
+    /// With `segment`: how window latents pool into a track's (default
+    /// mean and std).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Vec<Pool>>,
 }
 
 fn d_kind() -> FeatureKind {
@@ -246,7 +302,10 @@ impl FeatureSetSpec {
                 "features",
                 &format!(
                     "`{}` is listed twice",
-                    serde_json::to_value(spec.features[i]).unwrap().as_str().unwrap_or("?")
+                    serde_json::to_value(spec.features[i])
+                        .unwrap()
+                        .as_str()
+                        .unwrap_or("?")
                 ),
             );
         }
@@ -255,7 +314,10 @@ impl FeatureSetSpec {
                 "stats",
                 &format!(
                     "`{}` is listed twice",
-                    serde_json::to_value(spec.stats[i]).unwrap().as_str().unwrap_or("?")
+                    serde_json::to_value(spec.stats[i])
+                        .unwrap()
+                        .as_str()
+                        .unwrap_or("?")
                 ),
             );
         }
@@ -268,7 +330,11 @@ impl FeatureSetSpec {
                     ));
                 }
             }
-            let key: Vec<&str> = path.iter().map(String::as_str).chain(["lyrics", "model"]).collect();
+            let key: Vec<&str> = path
+                .iter()
+                .map(String::as_str)
+                .chain(["lyrics", "model"])
+                .collect();
             crate::spec::check_path(&key, Some(e.model.as_path()))?;
         }
         if spec.stats.is_empty() {
@@ -378,6 +444,36 @@ impl FeatureSetSpec {
                 ),
             );
         }
+        if let Some(seg) = &spec.segment {
+            let at = |k: &str| crate::spec::error::join_path(path, &["segment".into(), k.into()]);
+            if !(seg.seconds.is_finite() && seg.seconds > 0.0) {
+                return Err(KeyError::new(
+                    &at("seconds"),
+                    "must be a positive number of seconds",
+                ));
+            }
+            if seg.hop.is_some_and(|h| !(h.is_finite() && h > 0.0)) {
+                return Err(KeyError::new(
+                    &at("hop"),
+                    "must be a positive number of seconds",
+                ));
+            }
+            if spec.features.is_empty() {
+                return bad("segment", "windows cut audio: list audio features too");
+            }
+        }
+        match (&spec.pool, &spec.segment) {
+            (Some(_), None) => {
+                return bad(
+                    "pool",
+                    "pools window latents: set `segment = { seconds = ..., hop = ... }` too",
+                )
+            }
+            (Some(p), _) if p.is_empty() => {
+                return bad("pool", "list at least one of \"mean\", \"std\", \"max\"")
+            }
+            _ => {}
+        }
         Ok(spec)
     }
 
@@ -441,7 +537,8 @@ impl FeatureSetSpec {
         Ok(())
     }
 
-    fn rows_of(&self, f: FeatureName) -> usize {
+    /// Rows that feature `f` contributes to the feature matrix.
+    pub fn rows_of(&self, f: FeatureName) -> usize {
         match f {
             FeatureName::Mfcc => self.n_mfcc * (1 + self.deltas),
             FeatureName::Melspectrogram => self.n_mels,
@@ -470,6 +567,12 @@ impl FeatureSetSpec {
                 frames: self.frames,
             },
         }
+    }
+
+    /// How window latents pool into a track's, when the set has windows.
+    pub fn pooling(&self) -> Option<Vec<Pool>> {
+        self.segment
+            .map(|_| self.pool.clone().unwrap_or(vec![Pool::Mean, Pool::Std]))
     }
 
     /// Names of the feature rows, e.g. `mfcc3`, `mfcc3_delta`, `chroma_stft11`.
@@ -766,8 +869,42 @@ impl Extractor {
 
     /// The per-track vector: summary statistics, or the fixed-length sequence.
     pub fn vector(&self, y: &[f32]) -> Result<Vec<f32>, String> {
+        Ok(self.summarize(&self.matrix(y)?))
+    }
+
+    /// The per-window vectors of a segmented feature set (one per window,
+    /// see [`Segment::ranges`]); one vector for a set without windows.
+    /// Features are computed on the whole track, then its frames are cut
+    /// into windows: what needs the whole clip (power_to_db's top_db floor,
+    /// the chroma tuning estimate, deltas) sees the track, as in librosa
+    /// on the track followed by slicing its frames.
+    pub fn windows(&self, y: &[f32]) -> Result<Vec<Vec<f32>>, String> {
         let m = self.matrix(y)?;
-        Ok(match self.spec.kind {
+        let Some(seg) = &self.spec.segment else {
+            return Ok(vec![self.summarize(&m)]);
+        };
+        Ok(seg
+            .ranges(m.frames, self.sr, self.spec.hop_length)
+            .into_iter()
+            .map(|(t0, t1)| {
+                let w = t1 - t0;
+                let mut data = Vec::with_capacity(m.rows * w);
+                for r in 0..m.rows {
+                    data.extend_from_slice(&m.data[r * m.frames + t0..r * m.frames + t1]);
+                }
+                self.summarize(&Matrix {
+                    data,
+                    rows: m.rows,
+                    frames: w,
+                })
+            })
+            .collect())
+    }
+
+    /// A frame matrix as the set's vector: summary statistics per row, or
+    /// the fixed-length sequence.
+    fn summarize(&self, m: &Matrix) -> Vec<f32> {
+        match self.spec.kind {
             FeatureKind::Summary => {
                 let mut out = Vec::with_capacity(m.rows * self.spec.stats.len());
                 for stat in &self.spec.stats {
@@ -788,7 +925,7 @@ impl Extractor {
                 }
                 out
             }
-        })
+        }
     }
 }
 

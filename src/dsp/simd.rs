@@ -30,6 +30,8 @@ macro_rules! multiversion {
         }
     };
 }
+// The training kernels (src/models/host.rs) use it too.
+pub(crate) use multiversion;
 
 multiversion! {
     /// out[i] = x[i]·w[i] in f64 (librosa multiplies the float32 frame by

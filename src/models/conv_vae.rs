@@ -20,15 +20,18 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use candle_core::{Module, Tensor};
-use candle_nn::Linear;
+use candle_core::Tensor;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+use super::conv_ops;
+use super::generate::{self, Generator};
 use super::init::{self, Param};
 use super::layers::{self, Activation, GaussianHead};
+use super::linear::Linear;
 use super::loss::{kl_per_row, KlWeighting, ReconLoss};
+use super::recon::{to_array, Reconstruction};
 use super::train::{self, BatchLoss, TrainingParams};
 use super::vae::{check_net, encode_all, to_tensor};
 use super::{FitInput, Fitted, Representer};
@@ -203,7 +206,7 @@ impl ConvVae {
             )?;
             enc.push(Stage {
                 kernel: kernel.reshape((out, c, kh, k))?,
-                bias: bias.reshape((1, out, 1, 1))?,
+                bias,
             });
             sizes.push((h, w));
             c = out;
@@ -243,7 +246,7 @@ impl ConvVae {
             )?;
             dec.push(Stage {
                 kernel: kernel.reshape((c, out, kh, k))?,
-                bias: bias.reshape((1, out, 1, 1))?,
+                bias,
             });
             c = out;
         }
@@ -269,45 +272,26 @@ impl Net {
         x.reshape((x.dim(0)?, g.channels, g.height, g.width))
     }
 
-    /// "Same" zero padding of the convolved axes. candle's conv2d gradient
-    /// takes one output padding, computed from the height, for both axes;
-    /// when the two axes leave different remainders under stride 2, one
-    /// trailing zero row (or column) on the axis with remainder 0 evens them
-    /// without changing the output size (⌊(n + 1 − k)/2⌋ = ⌊(n − k)/2⌋ for
-    /// even n − k).
-    fn pad_input(&self, h: &Tensor, kh: usize, kw: usize) -> candle_core::Result<Tensor> {
-        let ph = if self.conv == ConvDim::TwoD {
-            self.pad
-        } else {
-            0
-        };
-        let (hp, wp) = (h.dim(2)? + 2 * ph, h.dim(3)? + 2 * self.pad);
-        let (rh, rw) = ((hp - kh) % 2, (wp - kw) % 2);
-        let (extra_h, extra_w) = match (rh, rw) {
-            (0, 1) => (1, 0),
-            (1, 0) => (0, 1),
-            _ => (0, 0),
-        };
-        h.pad_with_zeros(2, ph, ph + extra_h)?
-            .pad_with_zeros(3, self.pad, self.pad + extra_w)
+    /// "Same" zero padding of (height, width): none on the height of 1-D
+    /// convolutions.
+    fn padding(&self) -> (usize, usize) {
+        match self.conv {
+            ConvDim::OneD => (0, self.pad),
+            ConvDim::TwoD => (self.pad, self.pad),
+        }
     }
 
     fn encode(&self, x: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
         let mut h = self.image(x)?;
         for s in &self.enc {
-            let padded = self.pad_input(&h, s.kernel.dim(2)?, s.kernel.dim(3)?)?;
-            h = self.act.apply(
-                &padded
-                    .conv2d(&s.kernel, 0, 2, 1, 1)?
-                    .broadcast_add(&s.bias)?,
-            )?;
+            h = conv_ops::conv2d(&h, &s.kernel, &s.bias, 2, self.padding(), Some(self.act))?;
         }
         self.head.forward(&h.flatten_from(1)?)
     }
 
     fn decode(&self, z: &Tensor) -> candle_core::Result<Tensor> {
         let g = self.last_map;
-        let mut h = self.act.apply(&self.expand.forward(z)?)?.reshape((
+        let mut h = self.expand.forward_act(z, self.act)?.reshape((
             z.dim(0)?,
             g.channels,
             g.height,
@@ -315,20 +299,10 @@ impl Net {
         ))?;
         let last = self.dec.len() - 1;
         for (i, s) in self.dec.iter().enumerate() {
-            let (th, tw) = self.sizes[self.sizes.len() - 1 - i];
-            let full = h.conv_transpose2d(&s.kernel, 0, 0, 2, 1)?;
-            // Crop `pad` from the start of each convolved axis, and to the
-            // length that stage's encoder input had.
-            let cropped = match self.conv {
-                ConvDim::OneD => full.narrow(3, self.pad, tw)?,
-                ConvDim::TwoD => full.narrow(2, self.pad, th)?.narrow(3, self.pad, tw)?,
-            };
-            let out = cropped.broadcast_add(&s.bias)?;
-            h = if i == last {
-                out
-            } else {
-                self.act.apply(&out)?
-            };
+            // Back to the size that stage's encoder input had.
+            let size = self.sizes[self.sizes.len() - 1 - i];
+            let act = (i != last).then_some(self.act);
+            h = conv_ops::conv_transpose2d(&h, &s.kernel, &s.bias, 2, self.padding(), size, act)?;
         }
         h.flatten_from(1)
     }
@@ -379,6 +353,7 @@ impl Representer for ConvVae {
             &self.training.config(),
             &mut rng,
             device,
+            input.observer,
             |step, mode| {
                 let xb = x.index_select(step.rows, 0)?;
                 let (mu, logvar) = net.encode(&xb)?;
@@ -395,10 +370,65 @@ impl Representer for ConvVae {
         let latent = encode_all(n, device, &mut rng, |idx, _| {
             Ok(net.encode(&x.index_select(idx, 0)?)?.0)
         })?;
+        let recon = Reconstruction::build(input.x, input.layout, |idx| {
+            let idx = Tensor::from_slice(idx, idx.len(), device)?;
+            let (mu, _) = net.encode(&x.index_select(&idx, 0)?)?;
+            to_array(&self.p.recon_loss.mean(&net.decode(&mu)?)?)
+        })?;
         let mut config = self.params();
         config["input_shape"] = serde_json::json!([rows, frames]);
         train::save_checkpoint(&params, &config, out_dir)?;
-        Ok(Fitted { latent, history })
+        Ok(Fitted {
+            latent,
+            history,
+            recon: Some(recon),
+        })
+    }
+
+    fn load_generator(
+        &self,
+        dir: &Path,
+        device: &candle_core::Device,
+    ) -> Result<Option<Box<dyn Generator>>> {
+        let config = generate::read_config(dir)?;
+        let shape: [usize; 2] = serde_json::from_value(
+            config
+                .get("input_shape")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+        )
+        .map_err(|_| anyhow::anyhow!("config.json has no `input_shape` [rows, frames]"))?;
+        // The initial values are overwritten by the checkpoint's.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+        let mut params = Vec::new();
+        let net = self.build(
+            self.geometry(shape[0], shape[1]),
+            &mut rng,
+            device,
+            &mut params,
+        )?;
+        generate::load_params(&params, dir, device)?;
+        Ok(Some(Box::new(ConvGenerator {
+            net,
+            latent: self.p.latent_dim,
+            recon_loss: self.p.recon_loss,
+        })))
+    }
+}
+
+/// A convolutional model's decoder loaded from its checkpoint.
+struct ConvGenerator {
+    net: Net,
+    latent: usize,
+    recon_loss: ReconLoss,
+}
+
+impl Generator for ConvGenerator {
+    fn latent_dim(&self) -> usize {
+        self.latent
+    }
+    fn decode(&self, z: &Tensor, _condition: Option<&Tensor>) -> Result<Tensor> {
+        Ok(self.recon_loss.mean(&self.net.decode(z)?)?)
     }
 }
 

@@ -17,15 +17,17 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use candle_core::{Module, Tensor, D};
-use candle_nn::Linear;
+use candle_core::{Tensor, D};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+use super::generate::{self, Generator};
 use super::init::{self, Param};
 use super::layers::{self, Activation, GaussianHead, Hidden, Mlp, Mode, NormKind};
+use super::linear::Linear;
 use super::loss::{kl_per_row, KlWeighting, ReconLoss};
+use super::recon::{to_array, Reconstruction};
 use super::train::{self, BatchLoss, TrainingParams};
 use super::vae::{check_net, encode_all, to_tensor};
 use super::{FitInput, Fitted, Representer};
@@ -309,6 +311,7 @@ impl Representer for HybridVae {
             &self.training.config(),
             &mut rng,
             device,
+            input.observer,
             |step, mode| {
                 let (mu, logvar) = encode(step.rows, mode)?;
                 let z = layers::reparameterize(&mu, &logvar, mode)?;
@@ -338,11 +341,102 @@ impl Representer for HybridVae {
             },
         )?;
         let latent = encode_all(n, device, &mut rng, |idx, mode| Ok(encode(idx, mode)?.0))?;
+        let recon = Reconstruction::build(input.x, input.layout, |idx| {
+            let idx = Tensor::from_slice(idx, idx.len(), device)?;
+            let mut mode = Mode {
+                train: false,
+                rng: &mut rng,
+            };
+            let (mu, _) = encode(&idx, &mut mode)?;
+            to_array(&net.decode(&mu, la, ll, &mut mode)?)
+        })?;
         let mut config = self.params();
         config["audio_dim"] = serde_json::json!(da);
         config["lyrics_dim"] = serde_json::json!(text.dim);
         train::save_checkpoint(&params, &config, out_dir)?;
-        Ok(Fitted { latent, history })
+        Ok(Fitted {
+            latent,
+            history,
+            recon: Some(recon),
+        })
+    }
+
+    fn load_generator(
+        &self,
+        dir: &Path,
+        device: &candle_core::Device,
+    ) -> Result<Option<Box<dyn Generator>>> {
+        let config = generate::read_config(dir)?;
+        let da = generate::config_usize(&config, "audio_dim")?;
+        let dl = generate::config_usize(&config, "lyrics_dim")?;
+        // Built in fit's order, so every layer gets its own name; the
+        // initial values are overwritten by the checkpoint's.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+        let mut params = Vec::new();
+        let mut b = Builder {
+            hidden: self.hidden(),
+            latent: self.p.latent_dim,
+            rng: &mut rng,
+            device,
+            params: &mut params,
+        };
+        let net = Net {
+            audio: b.expert("audio", da, &self.p.audio_hidden)?,
+            lyrics: b.expert("lyrics", dl, &self.p.lyrics_hidden)?,
+            audio_dec: b.decoder("audio", &self.p.audio_hidden, da)?,
+            lyrics_dec: b.decoder("lyrics", &self.p.lyrics_hidden, dl)?,
+        };
+        generate::load_params(&params, dir, device)?;
+        Ok(Some(Box::new(HybridGenerator {
+            net,
+            latent: self.p.latent_dim,
+            losses: (self.p.audio_loss, self.p.lyrics_loss),
+        })))
+    }
+}
+
+impl Net {
+    /// Both decoders' mean outputs, audio columns then lyrics columns.
+    fn decode(
+        &self,
+        z: &Tensor,
+        audio_loss: ReconLoss,
+        lyrics_loss: ReconLoss,
+        mode: &mut Mode,
+    ) -> candle_core::Result<Tensor> {
+        let ra = self
+            .audio_dec
+            .1
+            .forward(&self.audio_dec.0.forward(z, mode)?)?;
+        let rl = self
+            .lyrics_dec
+            .1
+            .forward(&self.lyrics_dec.0.forward(z, mode)?)?;
+        Tensor::cat(&[audio_loss.mean(&ra)?, lyrics_loss.mean(&rl)?], 1)
+    }
+}
+
+/// A hybrid model's decoders loaded from its checkpoint.
+struct HybridGenerator {
+    net: Net,
+    latent: usize,
+    losses: (ReconLoss, ReconLoss),
+}
+
+impl Generator for HybridGenerator {
+    fn latent_dim(&self) -> usize {
+        self.latent
+    }
+    fn decode(&self, z: &Tensor, _condition: Option<&Tensor>) -> Result<Tensor> {
+        // Evaluation mode draws nothing; the generator is only a placeholder.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+        let mut mode = Mode {
+            train: false,
+            rng: &mut rng,
+        };
+        Ok(self
+            .net
+            .decode(z, self.losses.0, self.losses.1, &mut mode)?)
     }
 }
 

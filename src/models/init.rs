@@ -2,8 +2,8 @@
 //! so every weight (and the reparameterisation noise) comes from our own
 //! generator and is uploaded as host values: same seed, same latents.
 
+use super::linear::Linear;
 use candle_core::{Device, Result, Tensor, Var};
-use candle_nn::Linear;
 use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -66,7 +66,7 @@ pub fn linear(
         Tensor::from_vec(b, fan_out, device)?,
         params,
     )?;
-    Ok(Linear::new(w, Some(b)))
+    Ok(Linear::new(w, b))
 }
 
 /// A convolution kernel of `shape` (PyTorch layout) and its bias, initialised

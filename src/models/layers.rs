@@ -8,13 +8,13 @@
 
 use std::cell::RefCell;
 
-use candle_core::{Device, Module, Result, Tensor, Var, D};
-use candle_nn::Linear;
+use candle_core::{Device, Result, Tensor, Var, D};
 use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use super::init::{self, Param};
+use super::linear::Linear;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -193,13 +193,15 @@ pub struct Dense {
 
 impl Dense {
     pub fn forward(&self, x: &Tensor, mode: &mut Mode) -> Result<Tensor> {
-        let mut h = self.linear.forward(x)?;
-        h = match &self.norm {
-            Some(Norm::Batch(b)) => b.forward(&h, mode.train)?,
-            Some(Norm::Layer(l)) => l.forward(&h)?,
-            None => h,
+        let h = match &self.norm {
+            Some(Norm::Batch(b)) => self
+                .act
+                .apply(&b.forward(&self.linear.forward(x)?, mode.train)?)?,
+            Some(Norm::Layer(l)) => self.act.apply(&l.forward(&self.linear.forward(x)?)?)?,
+            // Without a norm the activation runs fused with the product.
+            None => self.linear.forward_act(x, self.act)?,
         };
-        dropout(&self.act.apply(&h)?, self.dropout, mode)
+        dropout(&h, self.dropout, mode)
     }
 }
 

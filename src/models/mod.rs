@@ -3,21 +3,29 @@
 
 pub mod autoencoder;
 pub mod beta_vae;
+pub mod conv_ops;
 pub mod conv_vae;
 pub mod cvae;
 pub mod device;
+pub mod generate;
 pub mod hybrid_vae;
 pub mod init;
 pub mod layers;
+pub mod linear;
 pub mod loss;
 pub mod optim;
 pub mod pca;
 pub mod raw;
+pub mod recon;
 pub mod train;
 pub mod vae;
 
+mod cpu_gemm;
+mod host;
 #[cfg(test)]
 mod tests;
+
+pub use host::candle_elementwise_on_caller;
 
 use std::path::Path;
 
@@ -119,6 +127,11 @@ impl Condition {
     }
 }
 
+/// Watches a training: told after every epoch (progress display).
+pub trait TrainObserver: Sync {
+    fn epoch(&self, done: &EpochLoss, epochs: usize);
+}
+
 pub struct FitInput<'a> {
     /// Rows are tracks.
     pub x: &'a Array2<f32>,
@@ -127,12 +140,16 @@ pub struct FitInput<'a> {
     pub condition: Option<&'a Condition>,
     pub seed: u64,
     pub device: &'a candle_core::Device,
+    pub observer: Option<&'a dyn TrainObserver>,
 }
 
 #[derive(Debug)]
 pub struct Fitted {
     pub latent: Array2<f32>,
     pub history: Vec<EpochLoss>,
+    /// The inputs decoded back from the latent (None where there is no
+    /// decoder to speak of: `raw`). See [`recon`].
+    pub recon: Option<recon::Reconstruction>,
 }
 
 pub trait Representer: Send + Sync {
@@ -164,6 +181,16 @@ pub trait Representer: Send + Sync {
     /// Fits on `input.x` and returns the latent matrix; may write a
     /// checkpoint into `out_dir` (the artifact folder being built).
     fn fit(&self, input: &FitInput, out_dir: &Path) -> Result<Fitted>;
+    /// The decoder of a trained model with a prior to sample from, loaded
+    /// from the checkpoint that [`Representer::fit`] wrote into `dir`
+    /// (None for models without a prior: the baselines).
+    fn load_generator(
+        &self,
+        _dir: &Path,
+        _device: &candle_core::Device,
+    ) -> Result<Option<Box<dyn generate::Generator>>> {
+        Ok(None)
+    }
 }
 
 type ParseFn = fn(&toml::Table, &[String]) -> Result<Box<dyn Representer>, KeyError>;

@@ -13,6 +13,8 @@ use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, InplaceOp2, Layout, Result, Storage, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
+use crate::dsp::simd::multiversion;
+
 pub struct Adam {
     cfg: ParamsAdamW,
     backend: Backend,
@@ -189,18 +191,45 @@ impl InplaceOp2 for AdamKernel<'_> {
         let g = &g[ga..gb];
         let mut moments = self.moments.borrow_mut();
         let (m, v) = &mut *moments;
-        let step = self.lr / self.bias1;
-        let (b1, b2) = (self.beta1, self.beta2);
-        // Zipped iterators: no bounds checks, so the loop vectorises
-        // (sqrt and division included).
+        let c = Constants {
+            step: self.lr / self.bias1,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            bias2_sqrt: self.bias2_sqrt,
+            decay: self.decay,
+            scale: self.scale,
+        };
+        adamw(p, g, m, v, c);
+        Ok(())
+    }
+}
+
+/// What one AdamW step needs besides the tensors.
+#[derive(Clone, Copy)]
+struct Constants {
+    /// lr / (1 − β₁ᵗ).
+    step: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    bias2_sqrt: f32,
+    decay: f32,
+    scale: f32,
+}
+
+multiversion! {
+    /// The update of one parameter, in place. Zipped iterators: no bounds
+    /// checks, so the loop vectorises (sqrt and division included).
+    fn adamw(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: Constants) {
+        let (b1, b2) = (c.beta1, c.beta2);
         for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-            let g = g * self.scale;
+            let g = g * c.scale;
             *m = b1 * *m + (1.0 - b1) * g;
             *v = b2 * *v + (1.0 - b2) * g * g;
-            let denom = v.sqrt() / self.bias2_sqrt + self.eps;
-            *p = *p * self.decay - step * *m / denom;
+            let denom = v.sqrt() / c.bias2_sqrt + c.eps;
+            *p = *p * c.decay - c.step * *m / denom;
         }
-        Ok(())
     }
 }
 

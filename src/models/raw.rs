@@ -47,6 +47,8 @@ impl Representer for Raw {
         Ok(Fitted {
             latent: input.x.clone(),
             history: Vec::new(),
+            // The identity reconstructs exactly: nothing to show or compare.
+            recon: None,
         })
     }
 }

@@ -56,6 +56,7 @@ fn fit(
             condition: cond,
             seed,
             device: &candle_core::Device::Cpu,
+            observer: None,
         },
         dir.path(),
     )?;
@@ -143,6 +144,7 @@ fn reconstructions_beat_the_mean() {
         condition: None,
         seed: 3,
         device: &candle_core::Device::Cpu,
+        observer: None,
     };
     let (trained, _, _) = m.train(&input).unwrap();
     let rows = candle_core::Tensor::arange(0u32, 240, &candle_core::Device::Cpu).unwrap();
@@ -185,6 +187,50 @@ fn same_seed_same_latents_on_cpu() {
     assert_eq!(a.latent, b.latent, "bit-identical for the same seed");
     assert_eq!(a.history, b.history);
     assert_ne!(a.latent, c.latent);
+}
+
+/// The same seed gives the same bits whatever the number of threads: the
+/// CPU kernels split work between threads, never a sum.
+#[test]
+fn same_latents_at_any_thread_count() {
+    let (x, _) = data();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
+    let (rows, frames) = (6, 19);
+    let seq = Array2::from_shape_fn((40, rows * frames), |_| rng.gen_range(-1.0f32..1.0));
+    let seq_layout = Layout::audio(crate::dsp::FeatureShape::Sequence { rows, frames });
+    let cases = [
+        (
+            "kind = \"vae\"\nhidden = [64, 32]\nepochs = 3".to_string(),
+            &x,
+            Layout::summary(12),
+        ),
+        (
+            "kind = \"conv_vae\"\nconv = \"1d\"\nchannels = [8, 16]\nkernel_size = 3\nlatent_dim = 4\nepochs = 2\nbatch_size = 16".into(),
+            &seq,
+            seq_layout.clone(),
+        ),
+        (
+            "kind = \"conv_vae\"\nconv = \"2d\"\nchannels = [8, 16]\nkernel_size = 5\nlatent_dim = 4\nepochs = 2\nbatch_size = 16".into(),
+            &seq,
+            seq_layout.clone(),
+        ),
+    ];
+    for (src, x, layout) in &cases {
+        let m = model(src);
+        let run = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| fit(m.as_ref(), x, layout, None, 5).unwrap())
+        };
+        let one = run(1);
+        for threads in [2, 3] {
+            let other = run(threads);
+            assert_eq!(one.latent, other.latent, "{src}: {threads} threads");
+            assert_eq!(one.history, other.history, "{src}: {threads} threads");
+        }
+    }
 }
 
 #[test]

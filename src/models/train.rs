@@ -172,10 +172,14 @@ pub fn fit(
     cfg: &TrainConfig,
     rng: &mut Xoshiro256PlusPlus,
     device: &Device,
+    observer: Option<&dyn super::TrainObserver>,
     mut loss: impl FnMut(&Step, &mut Mode) -> candle_core::Result<BatchLoss>,
 ) -> Result<Vec<EpochLoss>> {
     if n < 2 {
         bail!("need at least 2 tracks to train, got {n}");
+    }
+    if device.is_cpu() {
+        super::host::keep_freed_memory();
     }
     let vars: Vec<_> = params
         .iter()
@@ -250,6 +254,9 @@ pub fn fit(
             } else {
                 since_best += 1;
             }
+        }
+        if let Some(o) = observer {
+            o.epoch(&record, cfg.epochs);
         }
         history.push(record);
         if cfg.early_stopping.is_some_and(|p| since_best >= p) {

@@ -11,15 +11,17 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use candle_core::{Module, Tensor};
-use candle_nn::Linear;
+use candle_core::Tensor;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+use super::generate::{self, Generator};
 use super::init::{self, Param};
 use super::layers::{self, Activation, GaussianHead, Hidden, Mlp, Mode, NormKind};
+use super::linear::Linear;
 use super::loss::{kl_per_row, KlWeighting, ReconLoss};
+use super::recon::{to_array, Reconstruction};
 use super::train::{self, BatchLoss, TrainingParams};
 use super::{FitInput, Fitted, Representer};
 use crate::dsp::FeatureShape;
@@ -474,13 +476,83 @@ impl Representer for DenseVae {
         let latent = encode_all(input.x.nrows(), input.device, &mut rng, |idx, mode| {
             trained.mu(idx, mode)
         })?;
+        let recon = Reconstruction::build(input.x, input.layout, |idx| {
+            let idx = Tensor::from_slice(idx, idx.len(), input.device)?;
+            to_array(&trained.reconstruct(
+                &idx,
+                &mut Mode {
+                    train: false,
+                    rng: &mut rng,
+                },
+            )?)
+        })?;
         let mut config = self.params();
         config["input_dim"] = serde_json::json!(input.x.ncols());
         if let Some(c) = input.condition {
             config["condition_levels"] = serde_json::json!(c.levels);
         }
         train::save_checkpoint(&params, &config, out_dir)?;
-        Ok(Fitted { latent, history })
+        Ok(Fitted {
+            latent,
+            history,
+            recon: Some(recon),
+        })
+    }
+
+    fn load_generator(
+        &self,
+        dir: &Path,
+        device: &candle_core::Device,
+    ) -> Result<Option<Box<dyn Generator>>> {
+        if !self.variant.variational() {
+            return Ok(None); // the autoencoder has no prior
+        }
+        let config = generate::read_config(dir)?;
+        let input = generate::config_usize(&config, "input_dim")?;
+        let levels: Option<Vec<String>> = config
+            .get("condition_levels")
+            .map(|v| serde_json::from_value(v.clone()))
+            .transpose()?;
+        let c_dim = levels.as_ref().map_or(0, Vec::len);
+        // The initial values are overwritten by the checkpoint's.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+        let mut params = Vec::new();
+        let net = self.build(input, c_dim, &mut rng, device, &mut params)?;
+        generate::load_params(&params, dir, device)?;
+        Ok(Some(Box::new(DenseGenerator {
+            net,
+            latent: self.p.latent_dim,
+            levels,
+            recon_loss: self.p.recon_loss,
+        })))
+    }
+}
+
+/// A dense model's decoder loaded from its checkpoint.
+struct DenseGenerator {
+    net: Net,
+    latent: usize,
+    levels: Option<Vec<String>>,
+    recon_loss: ReconLoss,
+}
+
+impl Generator for DenseGenerator {
+    fn latent_dim(&self) -> usize {
+        self.latent
+    }
+    fn condition_levels(&self) -> Option<&[String]> {
+        self.levels.as_deref()
+    }
+    fn decode(&self, z: &Tensor, condition: Option<&Tensor>) -> Result<Tensor> {
+        // Evaluation mode draws nothing; the generator is only a placeholder.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+        let mut mode = Mode {
+            train: false,
+            rng: &mut rng,
+        };
+        Ok(self
+            .recon_loss
+            .mean(&self.net.decode(z, condition, &mut mode)?)?)
     }
 }
 
@@ -539,7 +611,6 @@ impl Trained<'_> {
     }
 
     /// The decoder's mean output for the rows, decoded from μ.
-    #[cfg(test)]
     pub(crate) fn reconstruct(
         &self,
         rows: &Tensor,
@@ -591,6 +662,7 @@ impl DenseVae {
             &self.training.config(),
             &mut rng,
             device,
+            input.observer,
             |step, mode| trained.loss(step.rows, step.progress, mode),
         )?;
         Ok((trained, params, history))

@@ -118,12 +118,24 @@ impl ResolvedDataset {
         let Some((key, _, spec)) = &self.corpus else {
             return Ok(true);
         };
-        let (_, cached) = store.get_or_build(CORPUS_STAGE, key, |tmp| {
+        let a = store.get_or_build(CORPUS_STAGE, key, |tmp| {
             synthetic::write_corpus(spec, tmp)?;
             std::fs::write(tmp.join("corpus.json"), serde_json::to_string_pretty(spec)?)?;
             Ok(())
         })?;
-        Ok(cached)
+        Ok(a.cached)
+    }
+
+    /// Each track's audio file as a string (for the results record), or
+    /// nothing when the dataset holds feature rows rather than audio.
+    pub fn audio_paths(&self) -> Vec<String> {
+        if self.precomputed.is_some() {
+            return Vec::new();
+        }
+        self.tracks
+            .iter()
+            .map(|t| t.path.display().to_string())
+            .collect()
     }
 
     /// Each track's class index, or [`metrics::UNLABELLED`] for a track

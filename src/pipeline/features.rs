@@ -1,6 +1,8 @@
 //! The decode + features stages: one cached vector per (track, feature set),
 //! computed in parallel across tracks; then the dataset matrix, optionally
-//! standardised column by column.
+//! standardised column by column. A track that cannot be used (a corrupt
+//! file, a clip too short) is cached too, as its reason, so a rerun neither
+//! decodes it again nor counts it as work to do.
 
 use std::path::Path;
 use std::time::Instant;
@@ -10,55 +12,37 @@ use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 
 use super::dataset::ResolvedDataset;
+use super::graph::{self, EMBEDDING, FEATURES};
 use crate::audio::decode_file;
-use crate::cache::{Key, KeyBuilder, Store};
+use crate::cache::{Key, Store};
 use crate::data::{DatasetSpec, OnError};
 use crate::dsp::{Extractor, FeatureSetSpec, FeatureShape};
 use crate::models::{Layout, TextBlock};
 use crate::text::{embed, LyricsSpec};
 
-pub const STAGE: &str = "features";
-/// 2: frame-major STFT kernels and the integer-factor decimator (44.1 → 22.05
-/// kHz output moved by up to ~1e-5 in the passband, more near 11 kHz).
-const VERSION: u32 = 2;
-
-/// Parameters of the per-track extraction: everything but dataset-level
-/// standardisation, which does not change a track's own vector.
-fn extraction_params(spec: &FeatureSetSpec) -> serde_json::Value {
-    let mut v = serde_json::to_value(spec).unwrap();
-    let o = v.as_object_mut().unwrap();
-    o.remove("standardize");
-    o.remove("lyrics");
-    v
-}
-
-pub fn track_key(dataset: &DatasetSpec, input: &Key, spec: &FeatureSetSpec) -> Key {
-    KeyBuilder::new(STAGE, VERSION)
-        .params(
-            "decode",
-            &serde_json::to_value(dataset.decode_params()).unwrap(),
-        )
-        .params("min_duration", &serde_json::json!(dataset.min_duration()))
-        .params(
-            "pad_short_clips",
-            &serde_json::json!(dataset.pad_short_clips()),
-        )
-        .input("audio", input)
-        .params("features", &extraction_params(spec))
-        .finish()
-}
+/// A failed track's artifact holds this file (the reason) instead of `x.npy`.
+pub const ERROR_FILE: &str = "error.txt";
+const VECTOR_FILE: &str = "x.npy";
 
 /// The dataset's feature matrix for one feature set.
 pub struct FeatureMatrix {
-    pub key: Key,
+    /// One row per track, or per window of a segmented set.
     pub x: Array2<f32>,
+    /// For a segmented set, each row's track as an index into `rows`;
+    /// None when rows are tracks.
+    pub windows: Option<Vec<usize>>,
     pub layout: crate::models::Layout,
     /// Indices into the dataset's tracks of the rows of `x`.
     pub rows: Vec<usize>,
     /// Tracks left out, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Seconds the extraction cost when it was computed (cached tracks
+    /// count what they cost then).
     pub seconds: f64,
+    /// Tracks that came from the cache.
     pub cache_hits: usize,
+    /// How the audio block was standardised (None: it was not).
+    pub scaling: Option<super::scaling::Scaling>,
 }
 
 impl FeatureMatrix {
@@ -70,80 +54,28 @@ impl FeatureMatrix {
         let all_same = self.x.nrows() >= 2 && self.x.rows().into_iter().all(|r| r == first);
         all_same.then(|| {
             format!(
-                "feature set `{label}`: all {} tracks have identical features ({} columns), so \
+                "feature set `{label}`: all {} {} have identical features ({} columns), so \
                  every cell on it clusters indistinguishable points and its scores are \
                  meaningless; check the feature parameters against the audio",
                 self.x.nrows(),
+                if self.windows.is_some() {
+                    "windows"
+                } else {
+                    "tracks"
+                },
                 self.x.ncols()
             )
         })
     }
 }
 
-/// The matrix key: the ordered per-track audio keys, standardisation, and
-/// the lyrics block's key when there is one.
-pub fn matrix_key(track_keys: &[Key], spec: &FeatureSetSpec, lyrics: Option<&Key>) -> Key {
-    let mut b = KeyBuilder::new("feature-matrix", 2)
-        .params("standardize", &serde_json::json!(spec.standardize));
-    for k in track_keys {
-        b = b.input("track", k);
-    }
-    if let Some(l) = lyrics {
-        b = b.input("lyrics", l);
-    }
-    b.finish()
+/// Whether a feature set's missing tracks are extracted (a normal run) or
+/// reported missing (a report job, which computes nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Extract,
+    Fail,
 }
-
-/// Per-track audio keys; empty when the feature set has lyrics only.
-pub fn track_keys(
-    dataset: &DatasetSpec,
-    data: &ResolvedDataset,
-    spec: &FeatureSetSpec,
-) -> Vec<Key> {
-    if spec.features.is_empty() {
-        return Vec::new();
-    }
-    data.input_keys
-        .iter()
-        .map(|k| track_key(dataset, k, spec))
-        .collect()
-}
-
-/// The content key of the embedding model folder, when the lyrics block
-/// uses one (hashing the folder reads every file: do it once per run).
-pub fn model_key(spec: &FeatureSetSpec) -> Result<Option<Key>> {
-    match &spec.lyrics {
-        Some(LyricsSpec::Embedding(e)) => Ok(Some(embed::folder_key(&e.model)?)),
-        _ => Ok(None),
-    }
-}
-
-/// The lyrics block's key: its parameters, every track's id and text, and
-/// for embeddings the model's content key ([`model_key`]).
-pub fn lyrics_key(
-    spec: &FeatureSetSpec,
-    data: &ResolvedDataset,
-    model: Option<&Key>,
-) -> Result<Option<Key>> {
-    let Some(l) = &spec.lyrics else {
-        return Ok(None);
-    };
-    let texts: Vec<(&str, Option<&str>)> = data
-        .tracks
-        .iter()
-        .map(|t| (t.id.as_str(), t.lyrics.as_deref()))
-        .collect();
-    let mut b = KeyBuilder::new(LYRICS, 1)
-        .params("lyrics", &serde_json::to_value(l)?)
-        .params("texts", &serde_json::json!(texts));
-    if let Some(m) = model {
-        b = b.input("model", m);
-    }
-    Ok(Some(b.finish()))
-}
-
-pub const LYRICS: &str = "lyrics";
-pub const EMBEDDING: &str = "embedding";
 
 pub fn compute(
     dataset: &DatasetSpec,
@@ -152,6 +84,7 @@ pub fn compute(
     store: &Store,
     device: &candle_core::Device,
     progress: &indicatif::ProgressBar,
+    missing: Missing,
 ) -> Result<FeatureMatrix> {
     let started = Instant::now();
     if let Some(x) = &data.precomputed {
@@ -160,40 +93,50 @@ pub fn compute(
         }
         let mut x = x.clone();
         progress.inc(data.tracks.len() as u64);
-        if spec.standardize {
-            standardize(&mut x);
-        }
+        let scaling = spec.standardize.then(|| standardize(&mut x));
         let dim = x.ncols();
         return Ok(FeatureMatrix {
-            key: matrix_key(&data.input_keys, spec, None),
             x,
+            windows: None,
             layout: Layout::audio(FeatureShape::Summary { dim }),
             rows: (0..data.tracks.len()).collect(),
             skipped: Vec::new(),
             seconds: started.elapsed().as_secs_f64(),
             cache_hits: 0,
+            scaling,
         });
     }
-    let (x, rows, skipped, used_keys, hits) = if spec.features.is_empty() {
+    let (x, windows, rows, skipped, seconds, hits, scaling) = if spec.features.is_empty() {
         progress.inc(data.tracks.len() as u64);
         let n = data.tracks.len();
         (
             Array2::zeros((n, 0)),
+            None,
             (0..n).collect(),
             Vec::new(),
-            Vec::new(),
+            0.0,
             0,
+            None,
         )
     } else {
-        audio_block(dataset, data, spec, store, progress)?
+        audio_block(dataset, data, spec, store, progress, missing)?
     };
-    let model = model_key(spec)?;
-    let lyrics_key = lyrics_key(spec, data, model.as_ref())?;
+    let model = graph::model_key(spec)?;
+    let mut lyrics_seconds = 0.0;
     let (x, layout) = match &spec.lyrics {
         None => (x, Layout::audio(spec.shape())),
         Some(l) => {
+            let lyrics_started = Instant::now();
             let (text, present) = lyrics_block(l, data, &rows, model.as_ref(), store, device)
                 .context("lyrics features")?;
+            // Each window carries its track's lyrics.
+            let (text, present) = match &windows {
+                None => (text, present),
+                Some(w) => (
+                    text.select(ndarray::Axis(0), w),
+                    w.iter().map(|&r| present[r]).collect(),
+                ),
+            };
             let layout = Layout {
                 audio: spec.audio_shape(),
                 text: Some(TextBlock {
@@ -201,6 +144,7 @@ pub fn compute(
                     present,
                 }),
             };
+            lyrics_seconds = lyrics_started.elapsed().as_secs_f64();
             (
                 ndarray::concatenate(ndarray::Axis(1), &[x.view(), text.view()])?,
                 layout,
@@ -208,22 +152,97 @@ pub fn compute(
         }
     };
     Ok(FeatureMatrix {
-        key: matrix_key(&used_keys, spec, lyrics_key.as_ref()),
         x,
+        windows,
         layout,
         rows,
         skipped,
-        seconds: started.elapsed().as_secs_f64(),
+        // The tracks' own compute time, plus the lyrics block, which is
+        // assembled (from cached embeddings, or by TF-IDF) on every run.
+        seconds: seconds + lyrics_seconds,
         cache_hits: hits,
+        scaling,
     })
+}
+
+/// One track's outcome: its vectors (one, or one per window) or why it is
+/// unusable.
+type TrackOutcome = Result<Vec<Vec<f32>>, String>;
+
+/// Extracts (or reads from the cache) the features of the tracks `which`
+/// selects; failures are published as their reason. Returns per selected
+/// track its outcome, whether it was cached, and its compute seconds.
+pub fn extract_tracks(
+    dataset: &DatasetSpec,
+    data: &ResolvedDataset,
+    spec: &FeatureSetSpec,
+    store: &Store,
+    progress: &indicatif::ProgressBar,
+    missing: Missing,
+    which: impl Fn(usize) -> bool + Sync,
+) -> Result<Vec<(usize, TrackOutcome, bool, f64)>> {
+    let params = dataset.decode_params();
+    let extractor = Extractor::new(spec, params.sample_rate);
+    let keys = graph::track_keys(dataset, data, spec);
+    let dim = spec.shape().dim();
+    let load = |dir: &Path| -> Result<TrackOutcome> {
+        if let Ok(reason) = std::fs::read_to_string(dir.join(ERROR_FILE)) {
+            return Ok(Err(reason));
+        }
+        let m: Array2<f32> = ndarray_npy::read_npy(dir.join(VECTOR_FILE))
+            .with_context(|| format!("{VECTOR_FILE} is unreadable"))?;
+        anyhow::ensure!(
+            m.ncols() == dim && m.nrows() >= 1,
+            "{VECTOR_FILE} is {} x {}, this feature set makes vectors of {dim}",
+            m.nrows(),
+            m.ncols()
+        );
+        anyhow::ensure!(
+            spec.segment.is_some() || m.nrows() == 1,
+            "{VECTOR_FILE} has {} windows, this feature set has none",
+            m.nrows()
+        );
+        Ok(Ok(m.rows().into_iter().map(|r| r.to_vec()).collect()))
+    };
+    let todo: Vec<usize> = (0..keys.len()).filter(|&t| which(t)).collect();
+    todo.par_iter()
+        .map(|&t| {
+            let key = &keys[t];
+            let track = &data.tracks[t];
+            let out = match missing {
+                Missing::Extract => store.load_or_build(
+                    FEATURES,
+                    key,
+                    |tmp| match extract_track(&track.path, dataset, &extractor) {
+                        Ok(v) => write_windows(&tmp.join(VECTOR_FILE), &v),
+                        Err(e) => std::fs::write(tmp.join(ERROR_FILE), format!("{e:#}"))
+                            .context("cannot record the failure"),
+                    },
+                    load,
+                ),
+                Missing::Fail => match store.lookup(FEATURES, key) {
+                    Some(a) => load(&a.dir).map(|v| (v, a)),
+                    None => Err(anyhow::anyhow!(
+                        "features of {} are not in the cache (its features task did not run or \
+                         did not finish)",
+                        track.id
+                    )),
+                },
+            };
+            progress.inc(1);
+            out.map(|(v, a)| (t, v, a.cached, a.seconds))
+        })
+        .collect()
 }
 
 type AudioBlock = (
     Array2<f32>,
+    Option<Vec<usize>>,
     Vec<usize>,
     Vec<(String, String)>,
-    Vec<Key>,
+    f64,
     usize,
+    Option<super::scaling::Scaling>,
 );
 
 /// Per-track audio features (cached), the usable rows, the skipped tracks.
@@ -233,76 +252,64 @@ fn audio_block(
     spec: &FeatureSetSpec,
     store: &Store,
     progress: &indicatif::ProgressBar,
+    missing: Missing,
 ) -> Result<AudioBlock> {
-    let params = dataset.decode_params();
-    let extractor = Extractor::new(spec, params.sample_rate);
-    let keys = track_keys(dataset, data, spec);
-    let outcomes: Vec<(Result<Vec<f32>>, bool)> = data
-        .tracks
-        .par_iter()
-        .zip(keys.par_iter())
-        .map(|(track, key)| {
-            let out = match store.lookup(STAGE, key) {
-                Some(dir) => (read_vector(&dir.join("x.npy")), true),
-                None => {
-                    let r = extract_track(&track.path, dataset, &extractor).and_then(|v| {
-                        store.publish(STAGE, key, |tmp| write_vector(&tmp.join("x.npy"), &v))?;
-                        Ok(v)
-                    });
-                    (r, false)
-                }
-            };
-            progress.inc(1);
-            out
-        })
-        .collect();
-
+    let outcomes = extract_tracks(dataset, data, spec, store, progress, missing, |_| true)?;
     let mut rows = Vec::new();
-    let mut vectors = Vec::new();
+    let mut windows = Vec::new();
     let mut skipped = Vec::new();
-    let mut used_keys = Vec::new();
     let mut hits = 0;
-    for (i, (r, cached)) in outcomes.into_iter().enumerate() {
+    let mut seconds = 0.0;
+    let mut usable = Vec::new();
+    for (i, r, cached, s) in outcomes {
         hits += cached as usize;
+        seconds += s;
         match r {
             Ok(v) => {
+                windows.extend(std::iter::repeat_n(rows.len(), v.len()));
                 rows.push(i);
-                vectors.push(v);
-                used_keys.push(keys[i]);
+                usable.push(v);
             }
             Err(e) => {
                 let path = data.tracks[i].path.display().to_string();
                 if dataset.on_error() == OnError::Fail {
-                    bail!("{path}: {e:#}");
+                    bail!("{path}: {e}");
                 }
-                skipped.push((data.tracks[i].id.clone(), format!("{e:#}")));
+                skipped.push((data.tracks[i].id.clone(), e));
             }
         }
     }
-    if vectors.len() < 2 {
+    if rows.len() < 2 {
         let why = skipped
             .first()
             .map(|(t, r)| format!(" ({} skipped, e.g. {t}: {r})", skipped.len()))
             .unwrap_or_default();
         bail!(
             "only {} usable track(s) for this feature set: need at least 2{why}",
-            vectors.len()
+            rows.len()
         );
     }
-    let dim = vectors[0].len();
-    let mut x = Array2::<f32>::zeros((vectors.len(), dim));
-    for (mut row, v) in x.rows_mut().into_iter().zip(&vectors) {
-        row.assign(&Array1::from(v.clone()));
-    }
-    if spec.standardize {
-        match spec.shape() {
-            FeatureShape::Summary { .. } => standardize(&mut x),
-            // A sequence's columns are (row, frame) pairs: scale each feature
-            // row over all tracks and frames, keeping the time structure.
-            FeatureShape::Sequence { rows, frames } => standardize_rows(&mut x, rows, frames),
+    // Each track's vectors are moved into the matrix and freed as they go,
+    // so the windows of a large segmented set are held once, not twice (the
+    // zeroed matrix costs no memory until written).
+    let dim = spec.shape().dim();
+    let mut x = Array2::<f32>::zeros((windows.len(), dim));
+    let mut out = x.rows_mut().into_iter();
+    for track in usable {
+        for v in track {
+            out.next()
+                .expect("one matrix row per window")
+                .assign(&ndarray::ArrayView1::from(v.as_slice()));
         }
     }
-    Ok((x, rows, skipped, used_keys, hits))
+    let scaling = spec.standardize.then(|| match spec.shape() {
+        FeatureShape::Summary { .. } => standardize(&mut x),
+        // A sequence's columns are (row, frame) pairs: scale each feature
+        // row over all tracks and frames, keeping the time structure.
+        FeatureShape::Sequence { rows, frames } => standardize_rows(&mut x, rows, frames),
+    });
+    let windows = spec.segment.is_some().then_some(windows);
+    Ok((x, windows, rows, skipped, seconds, hits, scaling))
 }
 
 /// The lyrics columns of the given rows and whether each track has lyrics.
@@ -347,13 +354,7 @@ fn lyrics_block(
             let model = model.context("the embedding model's key was not computed")?;
             let keys: Vec<Key> = with
                 .iter()
-                .map(|&r| {
-                    KeyBuilder::new(EMBEDDING, 1)
-                        .input("model", model)
-                        .params("max_length", &serde_json::json!(p.max_length))
-                        .bytes("text", texts[r].unwrap().as_bytes())
-                        .finish()
-                })
+                .map(|&r| graph::embedding_key(model, p.max_length, texts[r].unwrap()))
                 .collect();
             let todo: Vec<usize> = (0..with.len())
                 .filter(|&i| !store.contains(EMBEDDING, &keys[i]))
@@ -367,16 +368,16 @@ fn lyrics_block(
                 let out = embedder.embed(&batch)?;
                 for (&i, v) in todo.iter().zip(&out) {
                     store.get_or_build(EMBEDDING, &keys[i], |tmp| {
-                        write_vector(&tmp.join("x.npy"), v)
+                        write_vector(&tmp.join(VECTOR_FILE), v)
                     })?;
                 }
             }
             keys.iter()
                 .map(|k| {
-                    let dir = store
+                    let a = store
                         .lookup(EMBEDDING, k)
                         .context("embedding vanished from the cache")?;
-                    read_vector(&dir.join("x.npy"))
+                    read_vector(&a.dir.join(VECTOR_FILE))
                 })
                 .collect::<Result<_>>()?
         }
@@ -390,7 +391,11 @@ fn lyrics_block(
     Ok((x, present))
 }
 
-fn extract_track(path: &Path, dataset: &DatasetSpec, extractor: &Extractor) -> Result<Vec<f32>> {
+fn extract_track(
+    path: &Path,
+    dataset: &DatasetSpec,
+    extractor: &Extractor,
+) -> Result<Vec<Vec<f32>>> {
     let mut decoded = decode_file(path, &dataset.decode_params())?;
     let sr = decoded.sample_rate as f64;
     let seconds = decoded.samples.len() as f64 / sr;
@@ -405,39 +410,39 @@ fn extract_track(path: &Path, dataset: &DatasetSpec, extractor: &Extractor) -> R
             .samples
             .resize((dataset.min_duration() * sr).ceil() as usize, 0.0);
     }
-    let v = extractor
-        .vector(&decoded.samples)
+    let windows = extractor
+        .windows(&decoded.samples)
         .map_err(anyhow::Error::msg)?;
-    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-        bail!("feature {i} is not finite");
+    for (w, v) in windows.iter().enumerate() {
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            bail!("feature {i} of window {w} is not finite");
+        }
     }
-    Ok(v)
+    Ok(windows)
 }
 
 /// Zero mean, unit variance per column (population std; constant columns
 /// are centred and left unscaled).
-pub fn standardize(x: &mut Array2<f32>) {
+pub fn standardize(x: &mut Array2<f32>) -> super::scaling::Scaling {
     // A column is a "row" of one frame.
     let cols = x.ncols();
-    standardize_rows(x, cols, 1);
+    standardize_rows(x, cols, 1)
 }
 
 /// Zero mean, unit variance per feature row of row-major sequences.
-pub fn standardize_rows(x: &mut Array2<f32>, rows: usize, frames: usize) {
-    for r in 0..rows {
-        let cols = r * frames..(r + 1) * frames;
-        let block = x.slice(ndarray::s![.., cols.clone()]);
-        let n = block.len() as f64;
-        let mean = block.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = block
-            .iter()
-            .map(|&v| (v as f64 - mean).powi(2))
-            .sum::<f64>()
-            / n;
-        let std = if var > 1e-24 { var.sqrt() } else { 1.0 };
-        x.slice_mut(ndarray::s![.., cols])
-            .mapv_inplace(|v| ((v as f64 - mean) / std) as f32);
-    }
+pub fn standardize_rows(
+    x: &mut Array2<f32>,
+    rows: usize,
+    frames: usize,
+) -> super::scaling::Scaling {
+    super::scaling::Scaling::fit_apply(x, rows, frames)
+}
+
+/// A track's vectors as one windows × dim `.npy`.
+fn write_windows(path: &Path, v: &[Vec<f32>]) -> Result<()> {
+    let dim = v.first().map_or(0, Vec::len);
+    let a = Array2::from_shape_vec((v.len(), dim), v.concat())?;
+    ndarray_npy::write_npy(path, &a).with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub fn write_vector(path: &Path, v: &[f32]) -> Result<()> {

@@ -1,14 +1,18 @@
 //! Plans and executes the cells of an experiment. The only module that knows
-//! the order of the stages: dataset → features → represent → cluster → score.
+//! the order of the stages: dataset → features → represent → project →
+//! cluster → score. Which artifacts exist and what their keys are is the
+//! stage graph's business ([`graph`]); what each stage does is in
+//! [`stages`]; this module runs them in order and records the results.
 //!
-//! Work is shared, never repeated: a feature set is extracted once for all
-//! cells that use it, a representation is fitted once per (feature set,
-//! seed) however many clusterers consume it, and deterministic baselines
-//! once for every seed. A stage that fails fails only the cells downstream of
-//! it; the others still run.
+//! A stage that fails fails only the cells downstream of it; the others
+//! still run.
 
 pub mod dataset;
 pub mod features;
+pub mod graph;
+mod progress;
+pub mod scaling;
+pub mod stages;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -16,109 +20,102 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ndarray::Array2;
 use rayon::prelude::*;
 
-use crate::cache::{Key, KeyBuilder, Store};
-use crate::cluster::metrics;
-use crate::cluster::project::Projection;
-use crate::models::{device, EpochLoss, FitInput};
+use crate::cache::Store;
+use crate::models::device;
 use crate::report::results::{
     CellResult, CellStatus, ClassCount, DatasetInfo, Projected, RunRecord, SkippedTrack,
 };
 use crate::spec::{Cell, Experiment};
 use dataset::ResolvedDataset;
-use features::FeatureMatrix;
+use features::{FeatureMatrix, Missing};
+pub use graph::{StageGraph, CLUSTER, FEATURES, PROJECT, REPRESENT, SCORE};
+use progress::Progress;
+use stages::{Compute, Represented, StageRun};
 
-pub const REPRESENT: &str = "represent";
-pub const CLUSTER: &str = "cluster";
-pub const SCORE: &str = "score";
+/// Which cells a run computes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Selection {
+    #[default]
+    All,
+    /// One cell, by the id `runner plan` lists.
+    Cell(String),
+    /// The cells of one unit (one representation and every clusterer on
+    /// it), by the id `runner plan --units` lists: what a SLURM task runs.
+    Unit(String),
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub quiet: bool,
-    /// Run only this cell (the seam for job arrays); its result is printed,
-    /// no report is written.
-    pub cell: Option<String>,
+    pub select: Selection,
+    /// Compute nothing expensive: features and representations must come
+    /// from the cache, and cells whose artifacts are missing are reported
+    /// failed (a report job after a cluster submission).
+    pub from_cache: bool,
+    /// Why a unit's artifacts are missing, when known (its task's error),
+    /// by unit id; used with `from_cache`.
+    pub unit_errors: BTreeMap<String, String>,
 }
 
-/// Keys of every stage of one cell, computable before anything runs.
-#[derive(Debug, Clone)]
-pub struct CellKeys {
-    pub features: Key,
-    pub represent: Key,
-    pub cluster: Key,
-    pub score: Key,
+/// A selection that names no cell or unit: the command line is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UnknownSelection(pub String);
+
+/// What every command opens first: the cache, the device, the dataset.
+pub struct Workspace {
+    pub store: Store,
+    pub device: candle_core::Device,
+    pub device_name: String,
+    pub data: ResolvedDataset,
 }
 
-fn seed_part(uses_seed: bool, seed: u64) -> Vec<u8> {
-    if uses_seed {
-        seed.to_le_bytes().to_vec()
-    } else {
-        b"seed-independent".to_vec()
+impl Workspace {
+    pub fn open(exp: &Experiment) -> Result<Workspace> {
+        let store = Store::open(exp.cache_dir())?;
+        let choice = device::parse_device(&exp.experiment.device).map_err(|e| anyhow!(e))?;
+        let (device, device_name) = device::open(choice)?;
+        let data = dataset::resolve(&exp.dataset, &store)?;
+        Ok(Workspace {
+            store,
+            device,
+            device_name,
+            data,
+        })
+    }
+
+    /// The stage graph of the given cells, as the cache stands now.
+    pub fn graph(&self, exp: &Experiment, cells: &[usize]) -> Result<StageGraph> {
+        StageGraph::build(exp, &self.data, &self.store, &self.device_name, cells)
     }
 }
 
-pub fn represent_key(
-    cell: &Cell,
-    features: &Key,
-    device: &str,
-    condition: Option<&[String]>,
-) -> Key {
-    let r = &cell.repr.repr;
-    let mut b = KeyBuilder::new(REPRESENT, r.version())
-        .params("kind", &serde_json::json!(r.kind()))
-        .params("params", &r.params())
-        .input("features", features)
-        .bytes("seed", &seed_part(r.uses_seed(), cell.seed));
-    if let Some(values) = condition {
-        b = b.params("condition", &serde_json::json!(values));
+/// The indices of the selected cells.
+pub fn select(exp: &Experiment, sel: &Selection) -> Result<Vec<usize>> {
+    match sel {
+        Selection::All => Ok((0..exp.cells.len()).collect()),
+        Selection::Cell(id) => Ok(vec![find_cell(exp, id)?]),
+        Selection::Unit(id) => {
+            let cells: Vec<usize> = (0..exp.cells.len())
+                .filter(|&i| graph::unit_id(&exp.cells[i]) == *id)
+                .collect();
+            if cells.is_empty() {
+                let mut ids: Vec<String> = exp.cells.iter().map(graph::unit_id).collect();
+                ids.dedup();
+                let near = crate::spec::suggest::nearest(id, ids.iter().map(String::as_str));
+                return Err(UnknownSelection(format!(
+                    "no unit `{id}` in {}{}; `runner plan --units` lists them",
+                    exp.file.display(),
+                    near.map(|n| format!(" (did you mean `{n}`?)"))
+                        .unwrap_or_default()
+                ))
+                .into());
+            }
+            Ok(cells)
+        }
     }
-    if r.uses_seed() {
-        // Trained models: CPU and GPU results differ in the last bits.
-        b = b.bytes("device", device.as_bytes());
-    }
-    b.finish()
-}
-
-pub fn cluster_key(cell: &Cell, represent: &Key, n_classes: Option<usize>) -> Key {
-    let c = &cell.clusterer.clusterer;
-    KeyBuilder::new(CLUSTER, c.version())
-        .params("kind", &serde_json::json!(c.kind()))
-        .params("params", &c.params())
-        .input("latent", represent)
-        .bytes("seed", &cell.seed.to_le_bytes())
-        .params("n_classes", &serde_json::json!(n_classes))
-        .finish()
-}
-
-pub fn score_key(names: &[String], cluster: &Key, represent: &Key, truth: Option<&[usize]>) -> Key {
-    let truth_bytes: Vec<u8> = truth
-        .map(|t| t.iter().flat_map(|v| (*v as u64).to_le_bytes()).collect())
-        .unwrap_or_default();
-    KeyBuilder::new(SCORE, 2)
-        .params("metrics", &serde_json::json!(names))
-        .input("cluster", cluster)
-        .input("latent", represent)
-        .bytes("truth", &truth_bytes)
-        .finish()
-}
-
-fn bar(len: usize, msg: &'static str, quiet: bool) -> ProgressBar {
-    let target = if quiet {
-        ProgressDrawTarget::hidden()
-    } else {
-        ProgressDrawTarget::stderr()
-    };
-    let pb = ProgressBar::with_draw_target(Some(len as u64), target);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {elapsed}")
-            .unwrap()
-            .progress_chars("=> "),
-    );
-    pb.set_message(msg);
-    pb
 }
 
 /// One line per cell of `plan`: which stages are cached.
@@ -134,189 +131,139 @@ pub struct PlannedCell {
     pub params: BTreeMap<String, serde_json::Value>,
 }
 
-/// Computes every key and checks the cache, without running anything.
-pub fn plan(exp: &Experiment) -> Result<Vec<PlannedCell>> {
-    let store = Store::open(exp.cache_dir())?;
-    let data = dataset::resolve(&exp.dataset, &store)?;
-    let truth = data.label_index();
-    let n_classes = truth.as_ref().map(|_| data.classes.len());
-    let (_, device_name) =
-        device::open(device::parse_device(&exp.experiment.device).map_err(|e| anyhow!(e))?)?;
-    let mut fm_keys: HashMap<String, (Key, (usize, usize))> = HashMap::new();
-    for fv in &exp.feature_sets {
-        let keys = features::track_keys(&exp.dataset, &data, &fv.spec);
-        let cached = if matches!(exp.dataset, crate::data::DatasetSpec::Precomputed(_)) {
-            keys.len() // read from the file, nothing to extract
-        } else {
-            keys.iter()
-                .filter(|k| store.contains(features::STAGE, k))
-                .count()
-        };
-        // Skipped tracks are only known after extraction; the matrix key
-        // assumes every track is usable, as on a first run.
-        fm_keys.insert(
-            fv.label.clone(),
-            (
-                features::matrix_key(
-                    &keys,
-                    &fv.spec,
-                    features::lyrics_key(&fv.spec, &data, features::model_key(&fv.spec)?.as_ref())?
-                        .as_ref(),
-                ),
-                (cached, keys.len()),
-            ),
-        );
+impl PlannedCell {
+    pub fn fully_cached(&self) -> bool {
+        self.represent
+            && self.cluster
+            && self.score
+            && self.features_cached.0 == self.features_cached.1
     }
-    let conditions = conditions(exp.cells.iter(), &data)?;
-    Ok(exp
-        .cells
-        .iter()
-        .map(|cell| {
-            let (fk, fc) = fm_keys[&cell.features.label];
-            let cond = conditions[&cell.repr.label].as_deref();
-            let rk = represent_key(cell, &fk, &device_name, cond);
-            let ck = cluster_key(cell, &rk, n_classes);
-            let sk = score_key(&exp.metrics.include, &ck, &rk, truth.as_deref());
+}
+
+/// Every cell's keys and cache state, computing nothing.
+pub fn plan(exp: &Experiment) -> Result<Vec<PlannedCell>> {
+    let ws = Workspace::open(exp)?;
+    let all: Vec<usize> = (0..exp.cells.len()).collect();
+    let g = ws.graph(exp, &all)?;
+    Ok(planned_cells(exp, &g, &ws.store))
+}
+
+fn planned_cells(exp: &Experiment, g: &StageGraph, store: &Store) -> Vec<PlannedCell> {
+    (0..g.cells.len())
+        .map(|c| {
+            let k = &g.cells[c];
+            let cell = &exp.cells[k.cell];
             PlannedCell {
                 id: cell.id.clone(),
-                features_cached: fc,
-                represent: store.contains(REPRESENT, &rk),
-                cluster: store.contains(CLUSTER, &ck),
-                score: store.contains(SCORE, &sk),
-                keys: [
-                    ("features", fk),
-                    (REPRESENT, rk),
-                    (CLUSTER, ck),
-                    (SCORE, sk),
-                ]
-                .into_iter()
-                .map(|(s, k)| (s.to_string(), k.hex()))
-                .collect(),
+                features_cached: g.tracks_cached(k.feature_set),
+                represent: g.cached(store, k.represent),
+                cluster: g.cached(store, k.cluster),
+                score: g.cached(store, k.score),
+                keys: g.cell_keys(c),
                 params: base_result(cell).params,
             }
         })
-        .collect())
-}
-
-/// What a represent task produced (or why it failed).
-struct Represented {
-    key: Key,
-    latent: Arc<Array2<f32>>,
-    history: Vec<EpochLoss>,
-    seconds: f64,
-    cached: bool,
+        .collect()
 }
 
 pub struct RunOutcome {
     pub record: RunRecord,
 }
 
-/// Runs the experiment (or one cell of it) and returns the results record.
+/// Runs the experiment (or the selected cells) and returns the results.
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     let started = Instant::now();
-    let store = Store::open(exp.cache_dir())?;
-    store.sweep_stale_tmp();
-    let choice = device::parse_device(&exp.experiment.device).map_err(|e| anyhow!(e))?;
-    let (device, device_name) = device::open(choice)?;
-
-    let cells: Vec<&Cell> = match &opts.cell {
-        Some(id) => {
-            let c = find_cell(exp, id)?;
-            vec![c]
-        }
-        None => exp.cells.iter().collect(),
+    let mut ws = Workspace::open(exp)?;
+    ws.store.sweep_stale_tmp();
+    let selected = select(exp, &opts.select)?;
+    ws.data
+        .materialize(&ws.store)
+        .context("cannot write the synthetic corpus")?;
+    let progress = Progress::new(opts.quiet);
+    let compute = if opts.from_cache {
+        Compute::Nothing
+    } else {
+        Compute::Missing
     };
 
-    // Dataset.
-    let mut data: ResolvedDataset = dataset::resolve(&exp.dataset, &store)?;
-    data.materialize(&store)
-        .context("cannot write the synthetic corpus")?;
-    let truth_all = data.label_index();
-
-    // Features, once per feature set that a selected cell needs.
-    let mut needed: Vec<&Arc<crate::spec::FeatureVariant>> = Vec::new();
-    for c in &cells {
-        if !needed.iter().any(|f| f.label == c.features.label) {
-            needed.push(&c.features);
+    let matrices = feature_stage(exp, &ws, &selected, &progress, opts)?;
+    // The graph, now that every track's outcome is in the cache.
+    let g = ws.graph(exp, &selected)?;
+    for f in &g.feature_sets {
+        if let Some(Ok(m)) = matrices.get(&f.label) {
+            anyhow::ensure!(
+                m.rows == f.rows,
+                "internal error: feature set `{}` has {} rows, the stage graph {}",
+                f.label,
+                m.rows.len(),
+                f.rows.len()
+            );
         }
     }
-    let pb = bar(needed.len() * data.tracks.len(), "features", opts.quiet);
-    let mut matrices: HashMap<String, Result<Arc<FeatureMatrix>, String>> = HashMap::new();
-    for fv in needed {
-        let r = features::compute(&exp.dataset, &data, &fv.spec, &store, &device, &pb)
-            .map(Arc::new)
-            .map_err(|e| format!("features `{}`: {e:#}", fv.label));
-        // on_error = "fail": a bad file stops the whole run (exit 3), not just its cells.
-        if let (Err(e), crate::data::OnError::Fail) = (&r, exp.dataset.on_error()) {
-            pb.finish_and_clear();
-            anyhow::bail!("{e}");
-        }
-        matrices.insert(fv.label.clone(), r);
-    }
-    pb.finish_and_clear();
 
-    // Represent: one task per distinct key.
-    // A condition column that does not exist is a spec error for the whole run.
-    let conditions = conditions(cells.iter().copied(), &data)?;
-    let mut tasks: Vec<(&Cell, Arc<FeatureMatrix>, Key)> = Vec::new();
-    let mut cell_repr: Vec<Option<Key>> = Vec::new();
-    for c in &cells {
-        match &matrices[&c.features.label] {
-            Ok(fm) => {
-                let cond = conditions[&c.repr.label].as_deref();
-                let k = represent_key(c, &fm.key, &device_name, cond);
-                if !tasks.iter().any(|(_, _, t)| *t == k) {
-                    tasks.push((c, fm.clone(), k));
+    // Represent and project: one task per unit, in parallel.
+    let pb = progress.stage(REPRESENT, g.units.len(), "representations to fit or load");
+    let represented: Vec<Result<Represented, String>> = g
+        .units
+        .par_iter()
+        .map(|unit| {
+            let cell = &exp.cells[g.cells[unit.cells[0]].cell];
+            let out = match &matrices[&cell.features.label] {
+                Ok(fm) => {
+                    let observer = progress.training(unit.id.clone());
+                    stages::represent(
+                        &g, unit, cell, fm, &ws.store, &ws.device, compute, &observer,
+                    )
+                    .map_err(|e| {
+                        let why = opts.unit_errors.get(&unit.id).cloned();
+                        match why {
+                            Some(w) if opts.from_cache => format!("{}: {w}", cell.repr.label),
+                            _ => format!("{}: {e:#}", cell.repr.label),
+                        }
+                    })
                 }
-                cell_repr.push(Some(k));
-            }
-            Err(_) => cell_repr.push(None),
-        }
-    }
-    let pb = bar(tasks.len(), "represent", opts.quiet);
-    let represented: HashMap<Key, Result<Represented, String>> = tasks
-        .par_iter()
-        .map(|(cell, fm, key)| {
-            let cond = conditions[&cell.repr.label].as_deref();
-            let r = represent(cell, fm, cond, *key, &store, &device)
-                .map_err(|e| format!("{}: {e:#}", cell.repr.label));
+                Err(e) => Err(e.clone()),
+            };
             pb.inc(1);
-            (*key, r)
+            out
         })
         .collect();
     pb.finish_and_clear();
 
-    // Project each latent to 2-D for the figures (cached like any stage).
-    let ok: Vec<&Represented> = represented
-        .values()
-        .filter_map(|r| r.as_ref().ok())
-        .collect();
-    let pb = bar(ok.len(), "project", opts.quiet);
-    let projection = exp.report.projection;
-    let outcomes: Vec<(String, Result<Projected>)> = ok
+    let pb = progress.stage(PROJECT, g.units.len(), "2-D projections");
+    let projected: Vec<Option<Result<(Projected, StageRun)>>> = g
+        .units
         .par_iter()
-        .map(|r| {
-            let out = project(r, &projection, &store);
+        .zip(&represented)
+        .map(|(unit, rep)| {
+            let out = rep
+                .as_ref()
+                .ok()
+                .map(|r| stages::project(exp, &g, unit, r, &ws.store));
             pb.inc(1);
-            (r.key.hex(), out)
+            out
         })
         .collect();
+    pb.finish_and_clear();
     // A projection that fails (e.g. too few points) only loses a figure: it
     // becomes a warning, not a failed cell.
-    let mut projections: BTreeMap<String, Projected> = BTreeMap::new();
+    let mut projections = BTreeMap::new();
     let mut warnings = Vec::new();
-    for (key, out) in outcomes {
-        match out {
-            Ok(p) => {
+    let mut compute_seconds = 0.0;
+    for (u, p) in projected.into_iter().enumerate() {
+        let key = g.key(g.units[u].represent).hex();
+        match p {
+            Some(Ok((p, run))) => {
+                compute_seconds += run.seconds;
                 projections.insert(key, p);
             }
-            Err(e) => warnings.push(format!(
+            Some(Err(e)) => warnings.push(format!(
                 "2-D projection of representation {}: {e:#}",
                 &key[..12]
             )),
+            None => {}
         }
     }
-    pb.finish_and_clear();
     for (label, m) in &matrices {
         if let Some(w) = m.as_ref().ok().and_then(|m| m.degenerate_warning(label)) {
             warnings.push(w);
@@ -324,20 +271,20 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     }
 
     // Cluster and score every cell.
-    let pb = bar(cells.len(), "cluster", opts.quiet);
-    let mut results: Vec<CellResult> = cells
-        .par_iter()
-        .zip(cell_repr.par_iter())
-        .map(|(cell, rk)| {
-            let fm = &matrices[&cell.features.label];
-            let r = cluster_and_score(
+    let truth_all = ws.data.label_index();
+    let pb = progress.stage(CLUSTER, g.cells.len(), "cells to cluster and score");
+    let mut results: Vec<CellResult> = (0..g.cells.len())
+        .into_par_iter()
+        .map(|c| {
+            let cell = &exp.cells[g.cells[c].cell];
+            let r = cell_result(
                 exp,
-                cell,
-                fm,
-                rk.and_then(|k| represented.get(&k)),
-                &data,
+                &g,
+                c,
+                &matrices[&cell.features.label],
+                &represented[g.cells[c].unit],
                 truth_all.as_deref(),
-                &store,
+                &ws.store,
             );
             pb.inc(1);
             r
@@ -347,12 +294,13 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
 
     // A representation conditioned on the labels themselves has seen the
     // answer: flag its cells and say so.
-    for (label, values) in &conditions {
+    for (label, values) in &g.conditions {
         let (Some(values), Some(truth)) = (values, &truth_all) else {
             continue;
         };
         if same_partition(values, truth) {
-            let column = cells
+            let column = exp
+                .cells
                 .iter()
                 .find(|c| &c.repr.label == label)
                 .and_then(|c| c.repr.repr.condition())
@@ -369,16 +317,30 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     }
 
     let mut histories = BTreeMap::new();
-    for (k, r) in &represented {
+    // The tracks each representation's reconstruction figure shows, for the
+    // first seed's units only (one figure per configuration keeps
+    // results.json small).
+    let mut reconstructions = BTreeMap::new();
+    let first_seed = exp.experiment.seeds.iter().min().copied();
+    for (u, r) in represented.iter().enumerate() {
         if let Ok(r) = r {
+            compute_seconds += r.run.seconds;
+            let key = g.key(g.units[u].represent).hex();
             if !r.history.is_empty() {
-                histories.insert(k.hex(), r.history.clone());
+                histories.insert(key.clone(), r.history.clone());
+            }
+            let seed = exp.cells[g.cells[g.units[u].cells[0]].cell].seed;
+            if let Some((_, Some(shown))) = &r.recon {
+                if Some(seed) == first_seed {
+                    reconstructions.insert(key, shown.clone());
+                }
             }
         }
     }
     let mut skipped = Vec::new();
     for (label, m) in &matrices {
         if let Ok(m) = m {
+            compute_seconds += m.seconds;
             for (t, reason) in &m.skipped {
                 skipped.push(SkippedTrack {
                     track: t.clone(),
@@ -389,6 +351,18 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         }
     }
     skipped.sort_by(|a, b| (&a.track, &a.feature_set).cmp(&(&b.track, &b.feature_set)));
+    for r in &results {
+        for s in [CLUSTER, SCORE] {
+            compute_seconds += r.timings.get(s).copied().unwrap_or(0.0);
+        }
+    }
+    for r in &results {
+        if let Some(note) = r.k_choice.as_ref().and_then(|k| k.note.as_ref()) {
+            warnings.push(format!("{}: {note}", r.cell));
+        }
+    }
+    warnings.extend(ws.store.warnings());
+    let data = &ws.data;
     let classes = data
         .classes
         .iter()
@@ -408,10 +382,13 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         file: exp.file.display().to_string(),
         vaerun_version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: git_commit(exp.file.parent().unwrap_or(Path::new("."))),
-        device: device_name,
+        device: ws.device_name.clone(),
         wall_seconds: started.elapsed().as_secs_f64(),
+        compute_seconds,
         dataset: DatasetInfo {
             description: exp.dataset.describe(),
+            kind: exp.dataset.kind().to_string(),
+            track_paths: data.audio_paths(),
             tracks: data.tracks.len(),
             classes,
             skipped,
@@ -422,7 +399,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
                 .filter_map(|(l, m)| m.as_ref().ok().map(|m| (l.clone(), m.rows.clone())))
                 .collect(),
         },
-        cache: store.counts(),
+        cache: ws.store.counts(),
         sort_by: exp.report.sort_by.clone().unwrap_or_else(|| {
             if truth_all.is_some() {
                 "nmi_arithmetic"
@@ -435,32 +412,115 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         histories,
         projections,
         warnings,
+        reconstructions,
+        report: (&exp.report).into(),
     };
     Ok(RunOutcome { record })
 }
 
-pub const PROJECT: &str = "project";
+type Matrices = HashMap<String, Result<Arc<FeatureMatrix>, String>>;
 
-fn project(r: &Represented, projection: &Projection, store: &Store) -> Result<Projected> {
-    let key = KeyBuilder::new(PROJECT, 1)
-        .params("projection", &serde_json::to_value(projection)?)
-        .input("latent", &r.key)
-        .finish();
-    let (dir, _) = store.get_or_build(PROJECT, &key, |tmp| {
-        let p = projection.project(&r.latent, 0)?;
-        ndarray_npy::write_npy(tmp.join("points.npy"), &p)?;
-        Ok(())
-    })?;
-    let p: Array2<f32> = ndarray_npy::read_npy(dir.join("points.npy"))
-        .with_context(|| format!("corrupt cache entry {}", dir.display()))?;
-    let method = match projection {
-        Projection::Pca => "pca",
-        Projection::Tsne { .. } => "tsne",
+/// Features, once per feature set that a selected cell needs.
+fn feature_stage(
+    exp: &Experiment,
+    ws: &Workspace,
+    selected: &[usize],
+    progress: &Progress,
+    opts: &RunOptions,
+) -> Result<Matrices> {
+    let mut needed: Vec<&Arc<crate::spec::FeatureVariant>> = Vec::new();
+    for &c in selected {
+        let fv = &exp.cells[c].features;
+        if !needed.iter().any(|f| f.label == fv.label) {
+            needed.push(fv);
+        }
+    }
+    let pb = progress.stage(
+        FEATURES,
+        needed.len() * ws.data.tracks.len(),
+        "tracks to extract or load",
+    );
+    let missing = if opts.from_cache {
+        Missing::Fail
+    } else {
+        Missing::Extract
     };
-    Ok(Projected {
-        method: method.into(),
-        points: p.rows().into_iter().map(|r| [r[0], r[1]]).collect(),
-    })
+    let mut matrices = HashMap::new();
+    for fv in needed {
+        let r = features::compute(
+            &exp.dataset,
+            &ws.data,
+            &fv.spec,
+            &ws.store,
+            &ws.device,
+            &pb,
+            missing,
+        )
+        .map(Arc::new)
+        .map_err(|e| format!("features `{}`: {e:#}", fv.label));
+        // on_error = "fail": a bad file stops the whole run (exit 3), not just its cells.
+        if let (Err(e), crate::data::OnError::Fail) = (&r, exp.dataset.on_error()) {
+            pb.finish_and_clear();
+            anyhow::bail!("{e}");
+        }
+        matrices.insert(fv.label.clone(), r);
+    }
+    pb.finish_and_clear();
+    Ok(matrices)
+}
+
+/// What `runner run --stage features` did.
+pub struct Extracted {
+    pub tracks: usize,
+    pub computed: usize,
+    pub failed: usize,
+}
+
+/// Extracts the per-track features of every feature set the experiment
+/// uses, for the tracks of one shard (`index % count == shard`): the first
+/// job of a cluster submission. Builds no matrix and trains nothing.
+pub fn extract(exp: &Experiment, shard: (usize, usize), quiet: bool) -> Result<Extracted> {
+    let mut ws = Workspace::open(exp)?;
+    ws.data
+        .materialize(&ws.store)
+        .context("cannot write the synthetic corpus")?;
+    let progress = Progress::new(quiet);
+    let mut sets: Vec<&crate::spec::FeatureVariant> = Vec::new();
+    for c in &exp.cells {
+        if !sets.iter().any(|f| f.label == c.features.label) {
+            sets.push(&c.features);
+        }
+    }
+    let (i, n) = shard;
+    let mine = |t: usize| t % n == i;
+    let per_set = (0..ws.data.tracks.len()).filter(|&t| mine(t)).count();
+    let pb = progress.stage(FEATURES, per_set * sets.len(), "tracks to extract or load");
+    let mut out = Extracted {
+        tracks: 0,
+        computed: 0,
+        failed: 0,
+    };
+    for fv in sets {
+        if fv.spec.features.is_empty() || ws.data.precomputed.is_some() {
+            continue;
+        }
+        let done = features::extract_tracks(
+            &exp.dataset,
+            &ws.data,
+            &fv.spec,
+            &ws.store,
+            &pb,
+            Missing::Extract,
+            mine,
+        )?;
+        for (_, r, cached, _) in done {
+            out.tracks += 1;
+            out.computed += usize::from(!cached);
+            out.failed += usize::from(r.is_err());
+        }
+    }
+    pb.finish_and_clear();
+    Ok(out)
 }
 
 /// Whether two labellings group the tracks identically (up to renaming).
@@ -472,107 +532,7 @@ fn same_partition(a: &[String], b: &[usize]) -> bool {
     })
 }
 
-/// Each representation's condition values (see [`condition_values`]),
-/// computed once per representation, not per cell.
-fn conditions<'a>(
-    cells: impl Iterator<Item = &'a Cell>,
-    data: &ResolvedDataset,
-) -> Result<HashMap<String, Option<Vec<String>>>> {
-    let mut out = HashMap::new();
-    for c in cells {
-        if !out.contains_key(&c.repr.label) {
-            out.insert(c.repr.label.clone(), condition_values(c, data)?);
-        }
-    }
-    Ok(out)
-}
-
-/// The values of the representation's condition column for every track of
-/// the dataset (None when it asks for none).
-fn condition_values(cell: &Cell, data: &ResolvedDataset) -> Result<Option<Vec<String>>> {
-    let Some(name) = cell.repr.repr.condition() else {
-        return Ok(None);
-    };
-    data.tracks
-        .iter()
-        .map(|t| {
-            t.column(name).ok_or_else(|| {
-                let mut have = vec!["label".to_string(), "language".to_string()];
-                have.extend(t.meta.keys().cloned());
-                anyhow!(
-                    "{}: condition = \"{name}\" names no column of track {} (it has: {})",
-                    cell.repr.label,
-                    t.id,
-                    have.join(", ")
-                )
-            })
-        })
-        .collect::<Result<Vec<_>>>()
-        .map(Some)
-}
-
-fn represent(
-    cell: &Cell,
-    fm: &FeatureMatrix,
-    condition: Option<&[String]>,
-    key: Key,
-    store: &Store,
-    device: &candle_core::Device,
-) -> Result<Represented> {
-    let t = Instant::now();
-    if let Some(dir) = store.lookup(REPRESENT, &key) {
-        let latent: Array2<f32> = ndarray_npy::read_npy(dir.join("latent.npy"))
-            .with_context(|| format!("corrupt cache entry {}", dir.display()))?;
-        let history: Vec<EpochLoss> =
-            serde_json::from_slice(&std::fs::read(dir.join("history.json"))?)?;
-        return Ok(Represented {
-            key,
-            latent: Arc::new(latent),
-            history,
-            seconds: t.elapsed().as_secs_f64(),
-            cached: true,
-        });
-    }
-    let condition = match (cell.repr.repr.condition(), condition) {
-        (Some(name), Some(all)) => {
-            let rows: Vec<String> = fm.rows.iter().map(|&i| all[i].clone()).collect();
-            Some(crate::models::Condition::from_values(name, &rows))
-        }
-        _ => None,
-    };
-    let mut out = None;
-    store.publish(REPRESENT, &key, |tmp| {
-        let fitted = cell.repr.repr.fit(
-            &FitInput {
-                x: &fm.x,
-                layout: &fm.layout,
-                condition: condition.as_ref(),
-                seed: cell.seed,
-                device,
-            },
-            tmp,
-        )?;
-        if let Some(bad) = fitted.latent.iter().position(|v| !v.is_finite()) {
-            anyhow::bail!("latent value {bad} is not finite");
-        }
-        ndarray_npy::write_npy(tmp.join("latent.npy"), &fitted.latent)?;
-        std::fs::write(
-            tmp.join("history.json"),
-            serde_json::to_vec(&fitted.history)?,
-        )?;
-        out = Some(fitted);
-        Ok(())
-    })?;
-    let fitted = out.unwrap();
-    Ok(Represented {
-        key,
-        latent: Arc::new(fitted.latent),
-        history: fitted.history,
-        seconds: t.elapsed().as_secs_f64(),
-        cached: false,
-    })
-}
-
+/// A cell's identity and parameters, before anything ran.
 fn base_result(cell: &Cell) -> CellResult {
     let mut params = BTreeMap::new();
     let mut add = |prefix: &str, v: serde_json::Value| {
@@ -586,7 +546,7 @@ fn base_result(cell: &Cell) -> CellResult {
     };
     add(
         "features",
-        serde_json::to_value(&cell.features.spec).unwrap(),
+        serde_json::to_value(&cell.features.spec).expect("feature spec serialises"),
     );
     add("repr", cell.repr.repr.params());
     add("cluster", cell.clusterer.clusterer.params());
@@ -614,20 +574,28 @@ fn base_result(cell: &Cell) -> CellResult {
         final_loss: None,
         keys: BTreeMap::new(),
         assignments: Vec::new(),
+        exemplars: BTreeMap::new(),
         label_leak: None,
+        recon_error: None,
+        k_choice: None,
     }
 }
 
-fn cluster_and_score(
+/// The one place a cell's result is assembled: its features and
+/// representation (done per feature set and per unit), then its own
+/// cluster and score stages.
+fn cell_result(
     exp: &Experiment,
-    cell: &Cell,
+    g: &StageGraph,
+    c: usize,
     fm: &Result<Arc<FeatureMatrix>, String>,
-    rep: Option<&Result<Represented, String>>,
-    data: &ResolvedDataset,
+    rep: &Result<Represented, String>,
     truth_all: Option<&[usize]>,
     store: &Store,
 ) -> CellResult {
+    let cell = &exp.cells[g.cells[c].cell];
     let mut res = base_result(cell);
+    res.keys = g.cell_keys(c);
     let fm = match fm {
         Ok(fm) => fm,
         Err(e) => {
@@ -636,119 +604,76 @@ fn cluster_and_score(
         }
     };
     res.tracks = fm.rows.len();
-    res.keys.insert("features".into(), fm.key.hex());
-    res.timings.insert("features".into(), fm.seconds);
-    res.cached
-        .insert("features".into(), fm.cache_hits == data.tracks.len());
+    res.timings.insert(FEATURES.into(), fm.seconds);
+    res.cached.insert(
+        FEATURES.into(),
+        fm.cache_hits == fm.rows.len() + fm.skipped.len(),
+    );
     let rep = match rep {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => {
+        Ok(r) => r,
+        Err(e) => {
             res.error = Some(e.clone());
             return res;
         }
-        None => {
-            res.error = Some("representation was not computed".into());
-            return res;
-        }
     };
-    res.keys.insert(REPRESENT.into(), rep.key.hex());
-    res.timings.insert(REPRESENT.into(), rep.seconds);
-    res.cached.insert(REPRESENT.into(), rep.cached);
+    record(&mut res, REPRESENT, &rep.run);
     res.final_loss = rep.history.last().cloned();
+    res.recon_error = rep.recon.as_ref().map(|r| r.0);
     let truth: Option<Vec<usize>> = truth_all.map(|t| fm.rows.iter().map(|&i| t[i]).collect());
-    let n_classes = truth.as_ref().map(|_| data.classes.len());
-    match cluster_stage(exp, cell, rep, n_classes, truth.as_deref(), store, &mut res) {
-        Ok(()) => res.status = CellStatus::Ok,
+    let clustered = stages::cluster(g, c, cell, rep, store).and_then(|(clustering, run)| {
+        record(&mut res, CLUSTER, &run);
+        res.k_choice = clustering.k_choice;
+        let labels = clustering.labels;
+        // The tracks nearest each cluster's centre, for listening.
+        res.exemplars = crate::cluster::exemplars(&rep.latent, &labels, exp.report.listen);
+        res.clusters = Some(
+            labels
+                .iter()
+                .filter(|&&l| l >= 0)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+        );
+        res.noise_fraction =
+            Some(labels.iter().filter(|&&l| l == -1).count() as f64 / labels.len() as f64);
+        let (card, run) = stages::score(exp, g, c, rep, &labels, truth.as_deref(), store)?;
+        record(&mut res, SCORE, &run);
+        res.assignments = labels;
+        Ok(card)
+    });
+    match clustered {
+        Ok(card) => {
+            res.status = CellStatus::Ok;
+            for (name, s) in card.metrics {
+                if let Some(r) = s.reason {
+                    res.undefined.insert(name.clone(), r);
+                }
+                res.metrics.insert(name, s.value);
+            }
+            let values = |m: Option<BTreeMap<String, crate::cluster::metrics::Score>>| {
+                m.unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, s)| (k, s.value))
+                    .collect::<BTreeMap<String, Option<f64>>>()
+            };
+            // Noise-excluded scores on zero points (all noise) are
+            // undefined too, and say why.
+            for (name, s) in card.noise_excluded.iter().flatten() {
+                if let Some(r) = &s.reason {
+                    res.undefined
+                        .insert(format!("noise_excluded.{name}"), r.clone());
+                }
+            }
+            res.noise_excluded = values(card.noise_excluded);
+            res.control = values(card.control);
+        }
         Err(e) => res.error = Some(format!("{}: {e:#}", cell.clusterer.label)),
     }
     res
 }
 
-fn cluster_stage(
-    exp: &Experiment,
-    cell: &Cell,
-    rep: &Represented,
-    n_classes: Option<usize>,
-    truth: Option<&[usize]>,
-    store: &Store,
-    res: &mut CellResult,
-) -> Result<()> {
-    let ck = cluster_key(cell, &rep.key, n_classes);
-    let t = Instant::now();
-    let (dir, cached) = store.get_or_build(CLUSTER, &ck, |tmp| {
-        let labels = cell
-            .clusterer
-            .clusterer
-            .fit_predict(&rep.latent, n_classes, cell.seed)?;
-        ndarray_npy::write_npy(tmp.join("labels.npy"), &ndarray::Array1::from(labels))?;
-        Ok(())
-    })?;
-    let labels: ndarray::Array1<i64> = ndarray_npy::read_npy(dir.join("labels.npy"))
-        .with_context(|| format!("corrupt cache entry {}", dir.display()))?;
-    let labels = labels.to_vec();
-    res.keys.insert(CLUSTER.into(), ck.hex());
-    res.timings.insert(
-        CLUSTER.into(),
-        if cached {
-            0.0
-        } else {
-            t.elapsed().as_secs_f64()
-        },
-    );
-    res.cached.insert(CLUSTER.into(), cached);
-    res.clusters = Some(
-        labels
-            .iter()
-            .filter(|&&l| l >= 0)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len(),
-    );
-    res.assignments = labels.clone();
-    res.noise_fraction =
-        Some(labels.iter().filter(|&&l| l == -1).count() as f64 / labels.len() as f64);
-
-    let sk = score_key(&exp.metrics.include, &ck, &rep.key, truth);
-    let t = Instant::now();
-    let (dir, cached) = store.get_or_build(SCORE, &sk, |tmp| {
-        let x = rep.latent.mapv(|v| v as f64);
-        let card = metrics::scorecard(x.view(), &labels, truth, &exp.metrics.include, cell.seed);
-        std::fs::write(tmp.join("metrics.json"), serde_json::to_vec_pretty(&card)?)?;
-        Ok(())
-    })?;
-    let card: metrics::Scorecard =
-        serde_json::from_slice(&std::fs::read(dir.join("metrics.json"))?)
-            .with_context(|| format!("corrupt cache entry {}", dir.display()))?;
-    res.keys.insert(SCORE.into(), sk.hex());
-    res.timings.insert(
-        SCORE.into(),
-        if cached {
-            0.0
-        } else {
-            t.elapsed().as_secs_f64()
-        },
-    );
-    res.cached.insert(SCORE.into(), cached);
-    for (name, s) in card.metrics {
-        if let Some(r) = s.reason {
-            res.undefined.insert(name.clone(), r);
-        }
-        res.metrics.insert(name, s.value);
-    }
-    for (name, s) in card.noise_excluded.iter().flatten() {
-        if let Some(r) = &s.reason {
-            res.undefined
-                .insert(format!("noise_excluded.{name}"), r.clone());
-        }
-    }
-    let values = |m: Option<BTreeMap<String, metrics::Score>>| -> BTreeMap<String, Option<f64>> {
-        m.unwrap_or_default()
-            .into_iter()
-            .map(|(k, s)| (k, s.value))
-            .collect()
-    };
-    res.noise_excluded = values(card.noise_excluded);
-    res.control = values(card.control);
-    Ok(())
+fn record(res: &mut CellResult, stage: &str, run: &StageRun) {
+    res.timings.insert(stage.into(), run.seconds);
+    res.cached.insert(stage.into(), run.cached);
 }
 
 /// The commit of the repository holding the experiment, if any (plain `git`
@@ -770,21 +695,17 @@ pub fn git_commit(dir: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// The cell with this id, or an error suggesting the nearest id: a
-/// [`crate::spec::SpecError`], so the command line reports a bad argument.
-fn find_cell<'a>(exp: &'a Experiment, id: &str) -> Result<&'a Cell> {
-    exp.cells.iter().find(|c| c.id == id).ok_or_else(|| {
+/// The index of the cell with this id, or an error suggesting the nearest.
+pub fn find_cell(exp: &Experiment, id: &str) -> Result<usize> {
+    exp.cells.iter().position(|c| c.id == id).ok_or_else(|| {
         let near = crate::spec::suggest::nearest(id, exp.cells.iter().map(|c| c.id.as_str()));
-        anyhow::Error::new(crate::spec::SpecError {
-            location: "--cell".into(),
-            key: String::new(),
-            message: format!(
-                "no cell `{id}` in {}{}; `runner plan` lists the cells",
-                exp.file.display(),
-                near.map(|n| format!(" (did you mean `{n}`?)"))
-                    .unwrap_or_default()
-            ),
-        })
+        UnknownSelection(format!(
+            "no cell `{id}` in {}{}; `runner plan` lists the cells",
+            exp.file.display(),
+            near.map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default()
+        ))
+        .into()
     })
 }
 
@@ -792,34 +713,34 @@ fn find_cell<'a>(exp: &'a Experiment, id: &str) -> Result<&'a Cell> {
 /// Compares the keys and parameters the cell has now with those recorded for
 /// it in the experiment's last results.json.
 pub fn explain(exp: &Experiment, cell_id: &str) -> Result<Vec<String>> {
-    // Check the id before `plan`, which hashes every audio file.
-    find_cell(exp, cell_id)?;
-    let planned = plan(exp)?;
-    let cell = planned
-        .iter()
-        .find(|c| c.id == cell_id)
-        .expect("plan has every cell of the experiment");
+    // Check the id before building the graph, which hashes every audio file.
+    let ci = find_cell(exp, cell_id)?;
+    let ws = Workspace::open(exp)?;
+    let g = ws.graph(exp, &[ci])?;
+    let cell = planned_cells(exp, &g, &ws.store)
+        .pop()
+        .expect("the graph has the one cell");
     let previous = crate::report::load(&exp.report_dir())
         .ok()
         .and_then(|r| r.cells.into_iter().find(|c| c.cell == cell_id));
-    let mut lines = vec![format!("cell {cell_id}")];
+    let mut lines = vec![format!("cell {cell_id} (unit {})", g.units[0].id)];
     let (fc, ft) = cell.features_cached;
     let cached = [
-        ("features", fc == ft),
+        (FEATURES, fc == ft),
         (REPRESENT, cell.represent),
         (CLUSTER, cell.cluster),
         (SCORE, cell.score),
     ];
     // Parameters that feed each stage, by results-table prefix.
     let feeds = |stage: &str, name: &str| match stage {
-        "features" => name.starts_with("features."),
+        FEATURES => name.starts_with("features."),
         REPRESENT => name.starts_with("repr."),
         CLUSTER => name.starts_with("cluster."),
         _ => false,
     };
     let inputs: &[(&str, &[&str])] = &[
-        ("features", &[]),
-        (REPRESENT, &["features"]),
+        (FEATURES, &[]),
+        (REPRESENT, &[FEATURES]),
         (CLUSTER, &[REPRESENT]),
         (SCORE, &[CLUSTER, REPRESENT]),
     ];
@@ -828,10 +749,9 @@ pub fn explain(exp: &Experiment, cell_id: &str) -> Result<Vec<String>> {
             lines.push(format!("  {stage}: cached"));
             continue;
         }
-        if *stage == "features" && fc > 0 {
+        if *stage == FEATURES && fc > 0 {
             lines.push(format!(
-                "  features: {} of {ft} tracks cached; the others are new or changed files",
-                fc
+                "  features: {fc} of {ft} tracks cached; the others are new or changed files"
             ));
             continue;
         }

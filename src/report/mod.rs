@@ -2,8 +2,13 @@
 //! `results.parquet` (one row per cell), and the rendered `report.md` and
 //! `report.html`. `runner report` re-renders from `results.json` alone.
 
+pub mod colours;
 pub mod diff;
 pub mod figures;
+pub mod heatmap;
+pub mod listen;
+pub mod params;
+pub mod recon;
 pub mod render;
 pub mod results;
 pub mod table;
@@ -28,27 +33,30 @@ pub const FILES: &[&str] = &[
 /// failure (a full disk) leaves the folder's old files as they were.
 pub fn write_all(rec: &RunRecord, dir: &Path, templates: Option<&Path>) -> Result<Vec<PathBuf>> {
     let mut set = FileSet::new();
-    stage_rendered(rec, dir, templates, &mut set)?;
+    let drawn = stage_rendered(rec, dir, templates, &mut set)?;
     // Last: a new results.json means every file beside it is new too.
     set.stage(&dir.join("results.json"), &serde_json::to_vec_pretty(rec)?)?;
     set.commit()?;
+    remove_stale(&dir.join("figures"), "svg", &drawn)?;
     Ok(FILES.iter().map(|f| dir.join(f)).collect())
 }
 
 /// Tables and documents from a record (no computation), written as one set.
 pub fn render_from(rec: &RunRecord, dir: &Path, templates: Option<&Path>) -> Result<()> {
     let mut set = FileSet::new();
-    stage_rendered(rec, dir, templates, &mut set)?;
-    set.commit()
+    let drawn = stage_rendered(rec, dir, templates, &mut set)?;
+    set.commit()?;
+    remove_stale(&dir.join("figures"), "svg", &drawn)
 }
 
-/// Renders every table, figure and document, and stages them in `set`.
+/// Renders every table, figure and document, and stages them in `set`;
+/// the names of the figures drawn.
 fn stage_rendered(
     rec: &RunRecord,
     dir: &Path,
     templates: Option<&Path>,
     set: &mut FileSet,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let fig_dir = dir.join("figures");
     std::fs::create_dir_all(&fig_dir)
         .with_context(|| format!("cannot create {}", fig_dir.display()))?;
@@ -69,9 +77,29 @@ fn stage_rendered(
     for f in &figures {
         set.stage(&fig_dir.join(format!("{}.svg", f.name)), f.svg.as_bytes())?;
     }
-    let (md, html) = render::render(rec, templates, &figures)?;
+    let mut listening = listen::plan(rec, &table::ranked(rec));
+    listen::attach_audio(&mut listening, rec, dir)?;
+    let (md, html) = render::render(rec, templates, &figures, &listening)?;
     set.stage(&dir.join("report.md"), md.as_bytes())?;
     set.stage(&dir.join("report.html"), html.as_bytes())?;
+    Ok(figures.iter().map(|f| format!("{}.svg", f.name)).collect())
+}
+
+/// Removes files with this extension from `dir` that are not in `keep`:
+/// figures of an earlier rendering that this one no longer draws would
+/// linger beside the report and in its diffs. Run after the new set is in
+/// place, so a failed rendering leaves the old report whole.
+fn remove_stale(dir: &Path, ext: &str, keep: &[String]) -> Result<()> {
+    for e in std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_string();
+        if e.path().extension().is_some_and(|x| x == ext) && !keep.contains(&name) {
+            std::fs::remove_file(e.path())
+                .with_context(|| format!("cannot remove {}", e.path().display()))?;
+        }
+    }
     Ok(())
 }
 

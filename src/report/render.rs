@@ -11,8 +11,10 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use super::figures::{Figure, Section};
+use super::listen::ListenSet;
 use super::results::{CellStatus, RunRecord};
-use super::table::{aggregate, Agg};
+use super::table::{ranked, Agg, AggRow};
 use crate::cluster::metrics::{ALL_METRICS, EXTERNAL};
 
 const MD_TEMPLATE: &str = include_str!("../../templates/report.md");
@@ -52,6 +54,8 @@ pub fn md_escape(s: &str) -> String {
 struct Cell {
     text: String,
     best: bool,
+    /// The column the leaderboard is sorted by.
+    sorted: bool,
 }
 
 #[derive(Serialize)]
@@ -64,6 +68,9 @@ struct LeaderRow {
     seeds: usize,
     failed: usize,
     values: Vec<Cell>,
+    /// Mean reconstruction error over seeds (lower is better); empty for
+    /// representations that do not reconstruct.
+    recon: Cell,
 }
 
 #[derive(Serialize)]
@@ -94,6 +101,9 @@ struct ReportContext {
     sort_by: String,
     sort_dir: String,
     metrics: Vec<String>,
+    /// The leaderboard's reconstruction-error column header, when any
+    /// representation reconstructs.
+    recon_column: Option<String>,
     has_external: bool,
     leaderboard: Vec<LeaderRow>,
     winner: String,
@@ -118,9 +128,86 @@ struct ReportContext {
     /// Per metric: representation (rows) × clusterer (columns), means over seeds.
     matrix_columns: Vec<String>,
     matrices: Vec<(String, Vec<Row>)>,
+    /// The same matrices shaded: the leaderboard metric first.
+    heatmaps: Vec<Heatmap>,
+    /// Short statements a reader sees first.
+    summary: Vec<String>,
+    /// The clusterer whose clusters colour the latent maps.
+    map_clusterer: String,
+    /// Tracks listed per cluster.
+    listen_n: usize,
+    /// The dataset has true labels.
+    labelled: bool,
+    listening: Vec<ListenSetRow>,
+    params: Vec<ParamTableRow>,
+    /// Whether the cells table is long enough to fold away in the HTML.
+    fold_cells: bool,
 }
 
-fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
+#[derive(Serialize)]
+struct HeatCell {
+    text: String,
+    /// Background and text colour (`#rrggbb`); empty when undefined.
+    bg: String,
+    fg: String,
+    best: bool,
+}
+
+#[derive(Serialize)]
+struct Heatmap {
+    metric: String,
+    direction: String,
+    rows: Vec<(String, Vec<HeatCell>)>,
+}
+
+#[derive(Serialize)]
+struct ListenTrackRow {
+    id: String,
+    label: String,
+    label_colour: String,
+    /// Player / link source relative to the report ("" when missing).
+    src: String,
+    /// The recorded audio path, shown when there is no player ("" when none).
+    missing: String,
+}
+
+#[derive(Serialize)]
+struct ListenClusterRow {
+    cluster: String,
+    size: usize,
+    colour: String,
+    matched: String,
+    tracks: Vec<ListenTrackRow>,
+}
+
+#[derive(Serialize)]
+struct ListenSetRow {
+    cell: String,
+    leading: bool,
+    noise: usize,
+    clusters: Vec<ListenClusterRow>,
+}
+
+#[derive(Serialize)]
+struct ParamRowCtx {
+    name: String,
+    kind: String,
+    /// (key, value, varies between components of the kind).
+    settings: Vec<(String, String, bool)>,
+}
+
+#[derive(Serialize)]
+struct ParamTableRow {
+    stage: String,
+    has_kind: bool,
+    rows: Vec<ParamRowCtx>,
+}
+
+fn context(
+    rec: &RunRecord,
+    listening: &[ListenSet],
+    esc: &dyn Fn(&str) -> String,
+) -> ReportContext {
     // Metric columns: external first (they answer "did it find the genres?"),
     // then internal; only metrics present in the results.
     let present: std::collections::BTreeSet<&String> =
@@ -140,19 +227,8 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
     });
     let has_external = metrics.iter().any(|m| EXTERNAL.contains(&m.as_str()));
 
-    let mut agg = aggregate(rec);
+    let agg = ranked(rec);
     let sort = rec.sort_by.clone();
-    let key = |r: &super::table::AggRow| r.metrics.get(&sort).and_then(|a| a.mean);
-    agg.sort_by(|a, b| {
-        let (x, y) = (key(a), key(b));
-        match (x, y) {
-            (Some(x), Some(y)) if lower_is_better(&sort) => x.total_cmp(&y),
-            (Some(x), Some(y)) => y.total_cmp(&x),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            _ => std::cmp::Ordering::Equal,
-        }
-    });
     let best: BTreeMap<&String, f64> = metrics
         .iter()
         .filter_map(|m| {
@@ -167,10 +243,31 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
             b.is_finite().then_some((m, b))
         })
         .collect();
+    // The reconstruction error beside the metrics: a collapsed latent
+    // (a model that encodes nothing) shows up here first.
+    let recon = super::recon::by_config(rec);
+    let recon_best = recon.as_ref().and_then(|m| {
+        m.values()
+            .filter_map(|a| a.mean)
+            .fold(None, |b: Option<f64>, v| Some(b.map_or(v, |b| b.min(v))))
+    });
     let leaderboard: Vec<LeaderRow> = agg
         .iter()
         .enumerate()
         .map(|(i, r)| LeaderRow {
+            recon: {
+                let a = recon.as_ref().and_then(|m| m.get(&r.config)).cloned();
+                Cell {
+                    best: a
+                        .as_ref()
+                        .is_some_and(|a| a.mean.is_some() && a.mean == recon_best),
+                    sorted: false,
+                    text: a
+                        .filter(|a| a.n > 0)
+                        .map(|a| fmt_agg(&a))
+                        .unwrap_or_else(|| "—".into()),
+                }
+            },
             rank: i + 1,
             config: if r.label_leak {
                 format!("{} ⚠ label leak", esc(&r.config))
@@ -192,6 +289,7 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
                     });
                     Cell {
                         best: a.mean.is_some() && a.mean == best.get(m).copied(),
+                        sorted: *m == sort,
                         text: fmt_agg(&a),
                     }
                 })
@@ -289,19 +387,19 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
             (esc(&r.config), vals)
         })
         .collect();
-    // Representation × clusterer matrices (rows keep their feature set).
+    // Representation × clusterer matrices (rows keep their feature set), in
+    // the experiment's order.
     let mut row_names: Vec<String> = Vec::new();
     let mut col_names: Vec<String> = Vec::new();
-    for r in &agg {
-        let rn = format!("{}/{}", r.feature_set, r.representation);
+    for c in &rec.cells {
+        let rn = format!("{}/{}", c.feature_set, c.representation);
         if !row_names.contains(&rn) {
             row_names.push(rn);
         }
-        if !col_names.contains(&r.clusterer) {
-            col_names.push(r.clusterer.clone());
+        if !col_names.contains(&c.clusterer) {
+            col_names.push(c.clusterer.clone());
         }
     }
-    row_names.sort();
     let matrices = metrics
         .iter()
         .map(|m| {
@@ -328,6 +426,7 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
         })
         .collect();
     let n_failed = rec.failed().count();
+    let heat = heatmaps(&agg, &metrics, &sort, &row_names, &col_names, esc);
     ReportContext {
         title: esc(&rec
             .title
@@ -342,7 +441,12 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
             .clone()
             .unwrap_or_else(|| "(not in a git repository)".into()),
         device: esc(&rec.device),
-        wall: format!("{:.1} s", rec.wall_seconds),
+        // A cached rerun takes a moment; what its results cost is kept from
+        // the runs that computed them.
+        wall: format!(
+            "{:.1} s (computing every result took {:.1} s)",
+            rec.wall_seconds, rec.compute_seconds
+        ),
         n_cells: rec.cells.len(),
         n_ok: rec.cells.len() - n_failed,
         n_failed,
@@ -353,6 +457,7 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
             "higher is better"
         }
         .into(),
+        recon_column: recon.as_ref().map(|_| super::recon::COLUMN.to_string()),
         metrics,
         has_external,
         leaderboard,
@@ -398,9 +503,251 @@ fn context(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> ReportContext {
         control_metrics,
         control,
         noise,
+        heatmaps: heat,
+        summary: summary(rec, &agg, &sort, esc),
+        map_clusterer: esc(
+            &super::figures::projection::map_clusterer(rec, &agg).unwrap_or_default()
+        ),
+        listen_n: rec.report.listen,
+        labelled: !rec.dataset.classes.is_empty(),
+        listening: listening_rows(rec, listening, esc),
+        params: super::params::tables(rec)
+            .into_iter()
+            .map(|t| ParamTableRow {
+                stage: t.stage.to_string(),
+                has_kind: t.has_kind,
+                rows: t
+                    .rows
+                    .into_iter()
+                    .map(|r| ParamRowCtx {
+                        name: esc(&r.name),
+                        kind: esc(&r.kind),
+                        settings: r
+                            .settings
+                            .into_iter()
+                            .map(|s| (esc(&s.key), esc(&s.value), s.varies))
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .filter(|t| !t.rows.is_empty())
+            .collect(),
+        fold_cells: rec.cells.len() > 24,
         matrix_columns: col_names.iter().map(|c| esc(c)).collect(),
         matrices,
     }
+}
+
+fn config_mean(r: &AggRow, metric: &str) -> Option<(f64, Option<f64>, usize)> {
+    let a = r.metrics.get(metric)?;
+    Some((a.mean?, a.std, a.n))
+}
+
+fn fmt_mean(v: (f64, Option<f64>, usize)) -> String {
+    match v {
+        (m, Some(s), n) if n > 1 => format!("{} ± {}", fmt_num(m), fmt_num(s)),
+        (m, _, _) => fmt_num(m),
+    }
+}
+
+/// What a reader needs first: who leads, how the best VAE-family model
+/// compares with the best baseline, how far above chance, and what ran.
+fn summary(
+    rec: &RunRecord,
+    agg: &[AggRow],
+    sort: &str,
+    esc: &dyn Fn(&str) -> String,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let group_of = |r: &AggRow| {
+        rec.cells
+            .iter()
+            .find(|c| c.feature_set == r.feature_set && c.representation == r.representation)
+            .map(|c| c.group.clone())
+            .unwrap_or_default()
+    };
+    let best_in = |group: &str| {
+        agg.iter()
+            .filter(|r| group_of(r) == group && !r.label_leak)
+            .find_map(|r| Some((r, config_mean(r, sort)?)))
+    };
+    if let (Some((m, mv)), Some((b, bv))) = (best_in("model"), best_in("baseline")) {
+        let diff = if lower_is_better(sort) {
+            bv.0 - mv.0
+        } else {
+            mv.0 - bv.0
+        };
+        out.push(format!(
+            "Best VAE-family model: {} ({sort} {}); best baseline: {} ({}): the model is {} by {}.",
+            esc(&m.config),
+            fmt_mean(mv),
+            esc(&b.config),
+            fmt_mean(bv),
+            if diff >= 0.0 { "ahead" } else { "behind" },
+            fmt_num(diff.abs())
+        ));
+    }
+    if let Some(lead) = agg.first() {
+        if let (Some(real), Some(chance)) = (
+            config_mean(lead, sort),
+            lead.control.get(sort).and_then(|a| a.mean),
+        ) {
+            out.push(format!(
+                "Chance level: with the true labels shuffled, {} scores {sort} {} (against {}).",
+                esc(&lead.config),
+                fmt_num(chance),
+                fmt_num(real.0)
+            ));
+        }
+    }
+    let configs = agg.len();
+    let seeds = agg.iter().map(|r| r.seeds).max().unwrap_or(0);
+    let failed = rec.failed().count();
+    out.push(format!(
+        "{configs} configuration{} × up to {seeds} seed{} = {} cells{}.",
+        if configs == 1 { "" } else { "s" },
+        if seeds == 1 { "" } else { "s" },
+        rec.cells.len(),
+        if failed > 0 {
+            format!(", {failed} failed (listed below)")
+        } else {
+            ", all ok".into()
+        }
+    ));
+    out
+}
+
+/// Representation × clusterer matrices shaded per metric: the best value
+/// darkest, in the metric's own direction; the leaderboard metric first.
+fn heatmaps(
+    agg: &[AggRow],
+    metrics: &[String],
+    sort: &str,
+    row_names: &[String],
+    col_names: &[String],
+    esc: &dyn Fn(&str) -> String,
+) -> Vec<Heatmap> {
+    let mut order: Vec<&String> = metrics.iter().filter(|m| *m == sort).collect();
+    order.extend(metrics.iter().filter(|m| *m != sort));
+    order
+        .into_iter()
+        .map(|m| {
+            let value = |rn: &str, cn: &str| {
+                agg.iter()
+                    .find(|r| {
+                        format!("{}/{}", r.feature_set, r.representation) == rn && r.clusterer == cn
+                    })
+                    .and_then(|r| r.metrics.get(m).and_then(|a| a.mean))
+            };
+            let mut all: Vec<f64> = Vec::new();
+            for rn in row_names {
+                all.extend(col_names.iter().filter_map(|cn| value(rn, cn)));
+            }
+            let lower = lower_is_better(m);
+            let (lo, hi) = all
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            let best = if lower { lo } else { hi };
+            let rows = row_names
+                .iter()
+                .map(|rn| {
+                    let cells = col_names
+                        .iter()
+                        .map(|cn| match value(rn, cn) {
+                            Some(v) => {
+                                // 1 = best, 0 = worst; one value only: the middle.
+                                let t = if hi > lo {
+                                    let u = (v - lo) / (hi - lo);
+                                    if lower {
+                                        1.0 - u
+                                    } else {
+                                        u
+                                    }
+                                } else {
+                                    0.5
+                                };
+                                let (bg, fg) = super::colours::heat(t);
+                                HeatCell {
+                                    text: fmt_num(v),
+                                    bg,
+                                    fg: fg.to_string(),
+                                    best: v == best,
+                                }
+                            }
+                            None => HeatCell {
+                                text: "—".into(),
+                                bg: String::new(),
+                                fg: String::new(),
+                                best: false,
+                            },
+                        })
+                        .collect();
+                    (esc(rn), cells)
+                })
+                .collect();
+            Heatmap {
+                metric: m.clone(),
+                direction: if lower {
+                    "lower is better"
+                } else {
+                    "higher is better"
+                }
+                .into(),
+                rows,
+            }
+        })
+        .collect()
+}
+
+fn listening_rows(
+    rec: &RunRecord,
+    sets: &[ListenSet],
+    esc: &dyn Fn(&str) -> String,
+) -> Vec<ListenSetRow> {
+    let classes = super::colours::class_names(rec);
+    let class_colour = |label: &str| {
+        classes
+            .iter()
+            .position(|c| c == label)
+            .map(|i| super::colours::hex(super::colours::class_colour(i)))
+            .unwrap_or_default()
+    };
+    sets.iter()
+        .map(|s| ListenSetRow {
+            cell: esc(&s.cell),
+            leading: s.leading,
+            noise: s.noise,
+            clusters: s
+                .clusters
+                .iter()
+                .map(|c| ListenClusterRow {
+                    cluster: c.cluster.to_string(),
+                    size: c.size,
+                    colour: c.colour.clone(),
+                    matched: match &c.matched {
+                        Some((class, n)) => format!("{} ({n} of {})", esc(class), c.size),
+                        None => "—".into(),
+                    },
+                    tracks: c
+                        .tracks
+                        .iter()
+                        .map(|t| ListenTrackRow {
+                            id: esc(&t.id),
+                            label: esc(t.label.as_deref().unwrap_or("")),
+                            label_colour: t.label.as_deref().map(class_colour).unwrap_or_default(),
+                            src: t.src.clone().unwrap_or_default(),
+                            missing: match (&t.src, &t.path) {
+                                (None, Some(p)) => esc(p),
+                                _ => String::new(),
+                            },
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// The report templates, read and parsed: the built-in ones, or a user's
@@ -428,25 +775,39 @@ pub fn load_templates(templates: Option<&Path>) -> Result<tera::Tera> {
 pub fn render(
     rec: &RunRecord,
     templates: Option<&Path>,
-    figures: &[super::figures::Figure],
+    figures: &[Figure],
+    listening: &[ListenSet],
 ) -> Result<(String, String)> {
     let tera = load_templates(templates)?;
     // Figures: the Markdown links figures/NAME.svg, the HTML inlines the SVG
-    // (plotters escapes every text it draws, so inlining is safe).
-    let figs_md: Vec<(String, String)> = figures
-        .iter()
-        .map(|f| (md_escape(&f.title), format!("figures/{}.svg", f.name)))
-        .collect();
-    let figs_html: Vec<(String, String)> = figures
-        .iter()
-        .map(|f| (f.title.clone(), f.svg.clone()))
-        .collect();
-    let mut md_ctx = tera::Context::from_serialize(&context(rec, &md_escape))
+    // (plotters escapes every text it draws, so inlining is safe). `figures`
+    // holds them all; `figures_<section>` those of one report section.
+    let md_fig = |f: &Figure| (md_escape(&f.title), format!("figures/{}.svg", f.name));
+    let html_fig = |f: &Figure| (f.title.clone(), f.svg.clone());
+    let sections = [
+        ("overview", Section::Overview),
+        ("maps", Section::Maps),
+        ("training", Section::Training),
+        ("reconstructions", Section::Reconstructions),
+    ];
+    let mut md_ctx = tera::Context::from_serialize(&context(rec, listening, &md_escape))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    md_ctx.insert("figures", &figs_md);
-    let mut html_ctx = tera::Context::from_serialize(&context(rec, &|s: &str| s.to_string()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    html_ctx.insert("figures", &figs_html);
+    let mut html_ctx =
+        tera::Context::from_serialize(&context(rec, listening, &|s: &str| s.to_string()))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    md_ctx.insert("figures", &figures.iter().map(md_fig).collect::<Vec<_>>());
+    html_ctx.insert("figures", &figures.iter().map(html_fig).collect::<Vec<_>>());
+    for (name, section) in sections {
+        let of = || figures.iter().filter(move |f| f.section == section);
+        md_ctx.insert(
+            format!("figures_{name}"),
+            &of().map(md_fig).collect::<Vec<_>>(),
+        );
+        html_ctx.insert(
+            format!("figures_{name}"),
+            &of().map(html_fig).collect::<Vec<_>>(),
+        );
+    }
     let md = tera
         .render("report.md", &md_ctx)
         .map_err(|e| anyhow::anyhow!("rendering report.md: {e}"))?;

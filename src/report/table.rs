@@ -128,6 +128,10 @@ pub fn dataframe(rec: &RunRecord) -> Result<DataFrame> {
         let v: Vec<Option<f64>> = cells.iter().map(|c| c.final_loss.as_ref().map(f)).collect();
         cols.push(Column::from(Series::new(name.into(), v)));
     }
+    // Reconstruction error (see report::recon).
+    for (name, v) in super::recon::cell_columns(rec) {
+        cols.push(Column::from(Series::new(name.into(), v)));
+    }
     let key_stages: BTreeSet<&String> = cells.iter().flat_map(|c| c.keys.keys()).collect();
     for s in key_stages {
         let v: Vec<Option<String>> = cells.iter().map(|c| c.keys.get(s).cloned()).collect();
@@ -230,6 +234,24 @@ pub fn aggregate(rec: &RunRecord) -> Vec<AggRow> {
         .collect()
 }
 
+/// The configurations in leaderboard order: by the record's sort metric,
+/// best first (the direction the metric calls better); configurations where
+/// it is undefined last, in cell order.
+pub fn ranked(rec: &RunRecord) -> Vec<AggRow> {
+    let mut agg = aggregate(rec);
+    let sort = &rec.sort_by;
+    let key = |r: &AggRow| r.metrics.get(sort).and_then(|a| a.mean);
+    // A stable sort: ties keep cell order.
+    agg.sort_by(|a, b| match (key(a), key(b)) {
+        (Some(x), Some(y)) if super::render::lower_is_better(sort) => x.total_cmp(&y),
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        _ => std::cmp::Ordering::Equal,
+    });
+    agg
+}
+
 /// The aggregated table: one row per configuration (a cell id without its
 /// seed) with, for every metric, the mean, std (population) and n over seeds.
 pub fn aggregated_dataframe(rec: &RunRecord) -> Result<DataFrame> {
@@ -271,6 +293,28 @@ pub fn aggregated_dataframe(rec: &RunRecord) -> Result<DataFrame> {
         )));
         cols.push(Column::from(Series::new(
             format!("{m}.n").into(),
+            rows.iter()
+                .map(|r| get(r).map_or(0, |a| a.n as u64))
+                .collect::<Vec<_>>(),
+        )));
+    }
+    // Reconstruction error over seeds (see report::recon).
+    if let Some(recon) = super::recon::by_config(rec) {
+        let get = |r: &AggRow| recon.get(&r.config).cloned();
+        cols.push(Column::from(Series::new(
+            "recon_error.mean".into(),
+            rows.iter()
+                .map(|r| get(r).and_then(|a| a.mean))
+                .collect::<Vec<_>>(),
+        )));
+        cols.push(Column::from(Series::new(
+            "recon_error.std".into(),
+            rows.iter()
+                .map(|r| get(r).and_then(|a| a.std))
+                .collect::<Vec<_>>(),
+        )));
+        cols.push(Column::from(Series::new(
+            "recon_error.n".into(),
             rows.iter()
                 .map(|r| get(r).map_or(0, |a| a.n as u64))
                 .collect::<Vec<_>>(),

@@ -100,9 +100,21 @@ pub struct ReportSection {
     #[serde(default)]
     pub templates: Option<PathBuf>,
     /// How latents are projected to 2-D for figures:
-    /// `{ method = "tsne", perplexity = 30 }` (default) or `{ method = "pca" }`.
+    /// `{ method = "tsne", perplexity = 30 }` (default), `{ method = "pca" }`
+    /// or `{ method = "umap", n_neighbors = 15, min_dist = 0.1 }`.
     #[serde(default = "default_projection")]
     pub projection: Projection,
+    /// The clusterer (name or label) whose clusters colour the latent maps;
+    /// default: the clusterer of the leaderboard's leading configuration.
+    #[serde(default)]
+    pub projection_clusterer: Option<String>,
+    /// Tracks nearest each cluster's centre to list, with audio players, for
+    /// the leading configuration (and `listen_cells`); 0 turns listening off.
+    #[serde(default = "crate::report::results::default_listen")]
+    pub listen: usize,
+    /// More cells (ids) whose clusters are listed for listening.
+    #[serde(default)]
+    pub listen_cells: Vec<String>,
 }
 
 fn default_projection() -> Projection {
@@ -125,6 +137,9 @@ impl Default for ReportSection {
             out_dir: default_report_dir(),
             templates: None,
             projection: default_projection(),
+            projection_clusterer: None,
+            listen: crate::report::results::DEFAULT_LISTEN,
+            listen_cells: Vec::new(),
         }
     }
 }
@@ -146,6 +161,19 @@ struct RawSpec {
     metrics: MetricsSection,
     #[serde(default)]
     report: ReportSection,
+    #[serde(default)]
+    executor: ExecutorSection,
+}
+
+/// Where the work runs: never what it computes. Nothing here enters a cache
+/// key or a cell id, so one experiment file runs unchanged on a laptop and
+/// on a cluster (whose defaults can live in `RUNNER_EXECUTOR__SLURM__*`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorSection {
+    /// `runner submit`'s SLURM settings.
+    #[serde(default)]
+    pub slurm: crate::slurm::SlurmSpec,
 }
 
 /// One concrete feature set.
@@ -222,7 +250,11 @@ pub struct Experiment {
     pub clusterers: Vec<Arc<ClusterVariant>>,
     pub metrics: MetricsSection,
     pub report: ReportSection,
+    pub executor: ExecutorSection,
     pub cells: Vec<Cell>,
+    /// The configuration as resolved (file, then environment, then `--set`):
+    /// what `runner submit` freezes for its tasks.
+    pub resolved: toml::Value,
     /// Things that are allowed but probably not meant (printed by the CLI).
     pub warnings: Vec<String>,
 }
@@ -255,7 +287,12 @@ impl Experiment {
         options: LoadOptions,
     ) -> Result<Experiment, SpecError> {
         let (sources, merged) = Sources::load(file, overrides)?;
-        build(&sources, merged, options).map_err(|e| sources.error(e))
+        build(&sources, merged.clone(), options)
+            .map(|exp| Experiment {
+                resolved: merged,
+                ..exp
+            })
+            .map_err(|e| sources.error(e))
     }
 
     /// The worker threads to use: `threads`, capped at the cores this
@@ -482,12 +519,22 @@ fn build(
         let path = p(&["features", name]);
         for v in grid::expand(table, &path)? {
             let spec = FeatureSetSpec::parse(&v.table, &path)?;
+            // A segmented set says so in its cell ids, swept or not.
+            let label = match spec.segment {
+                Some(seg) if !v.swept.iter().any(|(k, _)| k == "segment") => format!(
+                    "{}@{}s{}",
+                    v.label(name),
+                    seg.seconds,
+                    seg.hop.map(|h| format!("/{h}s")).unwrap_or_default()
+                ),
+                _ => v.label(name),
+            };
             if let Some(sr) = sample_rate {
                 spec.check_sample_rate(sr, &path)?;
             }
             feature_sets.push(Arc::new(FeatureVariant {
                 name: name.clone(),
-                label: v.label(name),
+                label,
                 spec,
             }));
         }
@@ -563,6 +610,10 @@ fn build(
             format!("`{}` is listed twice", raw.metrics.include[i]),
         ));
     }
+    raw.executor
+        .slurm
+        .check()
+        .map_err(|(key, message)| KeyError::at(&["executor", "slurm", key], message))?;
     for (i, m) in raw.metrics.include.iter().enumerate() {
         if !cluster::metrics::ALL_METRICS.contains(&m.as_str()) {
             let hint = suggest::nearest(m, cluster::metrics::ALL_METRICS.iter().copied())
@@ -658,6 +709,7 @@ fn build(
     .1
     .into_iter()
     .collect();
+    check_report_names(&raw.report, &clusterers, &cells)?;
 
     Ok(Experiment {
         file: sources.file.clone(),
@@ -668,8 +720,10 @@ fn build(
         clusterers,
         metrics: raw.metrics,
         report: raw.report,
+        executor: raw.executor,
         cells,
         warnings,
+        resolved: toml::Value::Table(Default::default()),
     })
 }
 
@@ -729,7 +783,7 @@ fn check_report(r: &ReportSection) -> Result<(), KeyError> {
     check_path(&["report", "out_dir"], Some(r.out_dir.as_path()))?;
     check_path(&["report", "templates"], r.templates.as_deref())?;
     r.projection
-        .check()
+        .validate()
         .map_err(|(key, m)| KeyError::at(&["report", "projection", key], m))
 }
 
@@ -762,6 +816,43 @@ fn check_section_name(section: &str, name: &str) -> Result<(), KeyError> {
                 name.escape_debug()
             ),
         ));
+    }
+    Ok(())
+}
+
+/// `report.projection_clusterer` names a clusterer, and every
+/// `report.listen_cells` entry a cell, of this experiment.
+fn check_report_names(
+    report: &ReportSection,
+    clusterers: &[Arc<ClusterVariant>],
+    cells: &[Cell],
+) -> Result<(), KeyError> {
+    if let Some(name) = &report.projection_clusterer {
+        let known = || {
+            clusterers
+                .iter()
+                .flat_map(|c| [c.name.as_str(), c.label.as_str()])
+        };
+        if !known().any(|k| k == name) {
+            let hint = suggest::nearest(name, known())
+                .map(|b| format!("; did you mean `{b}`?"))
+                .unwrap_or_default();
+            return Err(KeyError::at(
+                &["report", "projection_clusterer"],
+                format!("no clusterer `{name}` in [clusterers]{hint}"),
+            ));
+        }
+    }
+    for (i, id) in report.listen_cells.iter().enumerate() {
+        if !cells.iter().any(|c| &c.id == id) {
+            let hint = suggest::nearest(id, cells.iter().map(|c| c.id.as_str()))
+                .map(|b| format!("; did you mean `{b}`?"))
+                .unwrap_or_default();
+            return Err(KeyError::at(
+                &["report", "listen_cells", &i.to_string()],
+                format!("no cell `{id}` in this experiment (`runner plan` lists them){hint}"),
+            ));
+        }
     }
     Ok(())
 }

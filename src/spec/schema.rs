@@ -22,7 +22,7 @@ use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 use super::error::KeyError;
-use super::{ExperimentSection, Group, MetricsSection, ReportSection};
+use super::{ExecutorSection, ExperimentSection, Group, MetricsSection, ReportSection};
 use crate::cluster::metrics::ALL_METRICS;
 
 /// A generator that inlines every subschema: each section's schema is
@@ -217,6 +217,10 @@ pub fn experiment_schema() -> Value {
         "description": "Metric that orders the leaderboard (default: nmi_arithmetic with labels, else silhouette)."
     });
 
+    let mut executor = object::<ExecutorSection>(g);
+    executor["description"] =
+        json!("Where `runner submit` runs the study (never what it computes).");
+
     let named = |what: &str, entry: Value| json!({ "type": "object", "description": what, "additionalProperties": entry });
     let mut doc = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
@@ -245,7 +249,8 @@ pub fn experiment_schema() -> Value {
                 one_of_kinds("A clusterer.", clusterers)
             ),
             "metrics": metrics,
-            "report": report
+            "report": report,
+            "executor": executor
         }
     });
     draft4_keywords(&mut doc);

@@ -77,15 +77,34 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-/// `../shared/golden` beside the repository (VAERUN_GOLDEN overrides).
+/// The librosa / scikit-learn reference vectors: `tests/fixtures/golden`
+/// (made by tests/fixtures/make_golden.py; VAERUN_GOLDEN points elsewhere).
 pub fn golden() -> PathBuf {
     let p = std::env::var_os("VAERUN_GOLDEN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden"));
     assert!(
         p.join("index.json").is_file(),
-        "golden files not found at {} (set VAERUN_GOLDEN)",
+        "golden files not found at {} (regenerate with tests/fixtures/make_golden.py)",
         p.display()
     );
     p
+}
+
+/// A JSON fixture, read from `path` or, when only a compressed copy is
+/// stored, from `path.gz`.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let gz = PathBuf::from(format!("{}.gz", path.display()));
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(_) => {
+            let f = std::fs::File::open(&gz)
+                .unwrap_or_else(|e| panic!("{} (or .gz): {e}", path.display()));
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(f), &mut out)
+                .unwrap_or_else(|e| panic!("{}: {e}", gz.display()));
+            out
+        }
+    };
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
