@@ -315,6 +315,14 @@ impl Representer for ConvVae {
     fn params(&self) -> serde_json::Value {
         train::merged_params(&self.p, &self.training)
     }
+    /// 2: the CPU convolutions became im2col + gemm CustomOps
+    /// (`conv_ops.rs`), whose sums run in another order than candle's
+    /// direct loops: a trained model differs in its last bits, so results
+    /// cached by version 1 are not mixed with new ones.
+    fn version(&self) -> u32 {
+        2
+    }
+
     fn uses_seed(&self) -> bool {
         true
     }
