@@ -1,13 +1,13 @@
 //! The subcommands' work, behind the argument parsing in `main.rs`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::pipeline::{self, RunOptions};
 use crate::report;
-use crate::spec::{Experiment, SpecError};
+use crate::spec::{Experiment, LoadOptions, SpecError};
 
 /// Exit codes (documented in `runner --help`).
 pub mod exit {
@@ -45,32 +45,103 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-pub fn load(file: &Path, set: &[String]) -> Result<Experiment, Failure> {
-    Ok(Experiment::load(file, set)?)
+/// The experiment a command works on, as every command that expands one
+/// takes it: the file, `--set` overrides, and `--yes` for grids larger than
+/// `experiment.max_cells`. Flattened into each subcommand's arguments.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExperimentArgs {
+    /// The experiment file (`-` or /dev/stdin reads it from standard input).
+    pub experiment: PathBuf,
+    /// Override a key, e.g. --set models.vae.epochs=10 (repeatable; values are TOML).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Go ahead with a grid of more cells than experiment.max_cells (default 10000).
+    #[arg(long)]
+    pub yes: bool,
 }
 
-pub fn validate(file: &Path, set: &[String]) -> Result<i32, Failure> {
-    let exp = load(file, set)?;
+impl ExperimentArgs {
+    /// Loads the experiment and prints its warnings on stderr.
+    pub fn load(&self) -> Result<Experiment, Failure> {
+        let file = stdin_alias(&self.experiment);
+        let exp = Experiment::load_with(
+            &file,
+            &self.set,
+            LoadOptions {
+                allow_large_grid: self.yes,
+            },
+        )?;
+        for w in &exp.warnings {
+            eprintln!("warning: {w}");
+        }
+        Ok(exp)
+    }
+}
+
+/// `-` names standard input, as most tools have it.
+fn stdin_alias(p: &Path) -> PathBuf {
+    if p.as_os_str() == "-" {
+        PathBuf::from("/dev/stdin")
+    } else {
+        p.to_path_buf()
+    }
+}
+
+/// Loads an experiment that a command only reads (no computing): the
+/// grid-size limit does not apply.
+pub fn load(file: &Path, set: &[String]) -> Result<Experiment, Failure> {
+    Ok(Experiment::load_with(
+        &stdin_alias(file),
+        set,
+        LoadOptions {
+            allow_large_grid: true,
+        },
+    )?)
+}
+
+/// "3 cells from 2 representation fits (1 trained, 1 deterministic)".
+fn describe_work(exp: &Experiment) -> String {
+    let fits = exp.fits();
+    format!(
+        "{} cells from {} representation fit(s) ({} trained model(s), {} deterministic)",
+        exp.cells.len(),
+        fits.trained + fits.deterministic,
+        fits.trained,
+        fits.deterministic
+    )
+}
+
+/// The report templates a run will render with, read and parsed now: a
+/// missing or broken one is a mistake in `report.templates` (exit 2), found
+/// before anything is computed rather than after.
+fn check_templates(exp: &Experiment) -> Result<(), Failure> {
+    if let Some(dir) = &exp.report.templates {
+        report::render::load_templates(Some(dir)).map_err(|e| Failure {
+            code: exit::BAD_SPEC,
+            error: anyhow::anyhow!("{}: report.templates: {e:#}", exp.file.display()),
+        })?;
+    }
+    Ok(())
+}
+
+pub fn validate(args: &ExperimentArgs) -> Result<i32, Failure> {
+    let exp = args.load()?;
+    check_templates(&exp)?;
     println!(
-        "{}: ok — experiment `{}`: {} feature set(s), {} representation(s), {} clusterer(s), {} seed(s) → {} cells",
-        file.display(),
+        "{}: ok — experiment `{}`: {} feature set(s), {} representation(s), {} clusterer(s), {} seed(s) → {}",
+        args.experiment.display(),
         exp.experiment.name,
         exp.feature_sets.len(),
         exp.representations.len(),
         exp.clusterers.len(),
         exp.experiment.seeds.len(),
-        exp.cells.len()
+        describe_work(&exp)
     );
     Ok(exit::OK)
 }
 
-pub fn plan(
-    file: &Path,
-    set: &[String],
-    explain: Option<&str>,
-    units: bool,
-) -> Result<i32, Failure> {
-    let exp = load(file, set)?;
+pub fn plan(args: &ExperimentArgs, explain: Option<&str>, units: bool) -> Result<i32, Failure> {
+    let exp = args.load()?;
     if let Some(id) = explain {
         for line in pipeline::explain(&exp, id).map_err(selection_failure)? {
             println!("{line}");
@@ -153,12 +224,13 @@ pub struct RunArgs {
     pub unit_errors: std::collections::BTreeMap<String, String>,
 }
 
-pub fn run(file: &Path, set: &[String], args: RunArgs) -> Result<i32, Failure> {
-    let exp = load(file, set)?;
+pub fn run(experiment: &ExperimentArgs, args: RunArgs) -> Result<i32, Failure> {
+    let exp = experiment.load()?;
     if exp.experiment.threads > 0 {
-        // Only the first call can size the global pool; later ones are no-ops.
+        // Capped at the cores (the warning was printed at load). Only the
+        // first call can size the global pool; later ones are no-ops.
         let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(exp.experiment.threads)
+            .num_threads(exp.worker_threads().0)
             .build_global();
     }
     if let Some(shard) = args.features_only {
@@ -172,11 +244,24 @@ pub fn run(file: &Path, set: &[String], args: RunArgs) -> Result<i32, Failure> {
         return Ok(exit::OK);
     }
     let single = args.select != pipeline::Selection::All;
+    if !single {
+        // What would otherwise fail only after the computing: the templates,
+        // and a report folder that cannot be created (out_dir is a file).
+        check_templates(&exp)?;
+        let dir = exp.report_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
+    }
     if !args.quiet {
+        let what = match &args.select {
+            pipeline::Selection::All => describe_work(&exp),
+            pipeline::Selection::Cell(_) => "1 cell".to_string(),
+            pipeline::Selection::Unit(u) => format!("the cells of unit {u}"),
+        };
         eprintln!(
-            "{}: {} cells, cache {}",
+            "{}: {what}; {} worker thread(s); cache {}",
             exp.experiment.name,
-            exp.cells.len(),
+            exp.worker_threads().0,
             exp.cache_dir().display()
         );
     }
@@ -266,11 +351,10 @@ fn selection_failure(e: anyhow::Error) -> Failure {
 
 /// `runner submit`: the study as SLURM job arrays.
 pub fn submit(
-    file: &Path,
-    set: &[String],
+    experiment: &ExperimentArgs,
     opts: &crate::slurm::SubmitOptions,
 ) -> Result<i32, Failure> {
-    let exp = load(file, set)?;
+    let exp = experiment.load()?;
     Ok(crate::slurm::submit(&exp, opts)?)
 }
 
@@ -460,6 +544,19 @@ pub fn features(
             e.message
         ),
     })?;
+    if !(1000..=384_000).contains(&sample_rate) {
+        return Err(Failure {
+            code: exit::BAD_SPEC,
+            error: anyhow::anyhow!(
+                "--sr {sample_rate}: expected a sample rate between 1000 and 384000 Hz"
+            ),
+        });
+    }
+    spec.check_sample_rate(sample_rate, &[])
+        .map_err(|e| Failure {
+            code: exit::BAD_SPEC,
+            error: anyhow::anyhow!("{}: {}", e.dotted(), e.message),
+        })?;
     let params = crate::data::DecodeParams {
         sample_rate,
         offset: 0.0,
@@ -471,9 +568,12 @@ pub fn features(
         .matrix(&decoded.samples)
         .map_err(|e| anyhow::anyhow!("{}: {e}", audio.display()))?;
     if out.extension().is_some_and(|e| e == "npy") {
+        use ndarray_npy::WriteNpyExt;
         let a = ndarray::Array2::from_shape_vec((m.rows, m.frames), m.data)
             .map_err(anyhow::Error::from)?;
-        ndarray_npy::write_npy(out, &a).map_err(anyhow::Error::from)?;
+        let mut bytes = Vec::new();
+        a.write_npy(&mut bytes).map_err(anyhow::Error::from)?;
+        crate::cache::write_atomic(out, &bytes)?;
     } else {
         let rows: Vec<&[f32]> = m.data.chunks(m.frames).collect();
         let stat = |s| {
@@ -524,6 +624,10 @@ pub fn report(target: &Path, set: &[String]) -> Result<i32, Failure> {
         )
     };
     let mut rec = report::load(&dir)?;
+    if let Some(w) = report::newer_version_warning(&rec) {
+        eprintln!("warning: {w}");
+        rec.warnings.insert(0, w);
+    }
     // The experiment file's current [report] choices (which clusterer colours
     // the maps, which cells are listed) replace the recorded ones.
     if let Some(options) = options {
@@ -645,6 +749,16 @@ pub fn sample(
         } else {
             ""
         }
+    );
+    Ok(exit::OK)
+}
+
+/// `runner schema`: the experiment file's JSON Schema, for editors.
+pub fn schema() -> Result<i32, Failure> {
+    let doc = crate::spec::schema::experiment_schema();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?
     );
     Ok(exit::OK)
 }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cluster;
 pub mod data;
 pub mod dsp;
+pub mod fileset;
 pub mod models;
 pub mod pipeline;
 pub mod report;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use vaerun::cli::{self, exit, Failure};
+use vaerun::cli::{self, exit, ExperimentArgs, Failure};
 use vaerun::pipeline::Selection;
 
 #[derive(Parser)]
@@ -25,11 +25,8 @@ struct Cli {
 enum Command {
     /// Run an experiment: compute what is not cached, write reports/<name>/.
     Run {
-        /// The experiment file.
-        experiment: PathBuf,
-        /// Override a key, e.g. --set models.vae.epochs=10 (repeatable; values are TOML).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        #[command(flatten)]
+        exp: ExperimentArgs,
         /// Compute only this cell (as listed by `runner plan`) and print its result.
         #[arg(long, conflicts_with = "unit")]
         cell: Option<String>,
@@ -64,9 +61,8 @@ enum Command {
     /// Run the study on a SLURM cluster: job arrays over the shared cache,
     /// submitting only what is not cached ([executor.slurm] configures it).
     Submit {
-        experiment: PathBuf,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        #[command(flatten)]
+        exp: ExperimentArgs,
         /// Wait for the report job and exit with `run`'s exit codes.
         #[arg(long)]
         wait: bool,
@@ -115,9 +111,8 @@ enum Command {
     },
     /// List the expanded cells and which of their stages are cached.
     Plan {
-        experiment: PathBuf,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        #[command(flatten)]
+        exp: ExperimentArgs,
         /// Say why each stage of this cell is or is not cached (which
         /// parameter or input changed since the last run).
         #[arg(long, value_name = "CELL")]
@@ -129,10 +124,12 @@ enum Command {
     },
     /// Check an experiment file without running anything.
     Validate {
-        experiment: PathBuf,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        #[command(flatten)]
+        exp: ExperimentArgs,
     },
+    /// Print the JSON Schema of experiment files, for editors (Taplo, Even
+    /// Better TOML): see experiments/README.md.
+    Schema,
     /// Compute one feature of one audio file (librosa's definitions), as JSON
     /// (`shape`, `data`, `mean`, `std`) or .npy, to compare with librosa.
     Features {
@@ -232,8 +229,7 @@ fn main() {
     let cli = Cli::parse();
     let result: Result<i32, Failure> = match cli.command {
         Command::Run {
-            experiment,
-            set,
+            exp,
             cell,
             unit,
             stage,
@@ -243,8 +239,7 @@ fn main() {
             record,
             quiet,
         } => cli::run(
-            &experiment,
-            &set,
+            &exp,
             cli::RunArgs {
                 quiet,
                 select: match (cell, unit) {
@@ -261,14 +256,12 @@ fn main() {
             },
         ),
         Command::Submit {
-            experiment,
-            set,
+            exp,
             wait,
             dry_run,
             poll,
         } => cli::submit(
-            &experiment,
-            &set,
+            &exp,
             &vaerun::slurm::SubmitOptions {
                 wait,
                 dry_run,
@@ -293,12 +286,12 @@ fn main() {
             tolerance,
         }),
         Command::Plan {
-            experiment,
-            set,
+            exp,
             explain,
             units,
-        } => cli::plan(&experiment, &set, explain.as_deref(), units),
-        Command::Validate { experiment, set } => cli::validate(&experiment, &set),
+        } => cli::plan(&exp, explain.as_deref(), units),
+        Command::Validate { exp } => cli::validate(&exp),
+        Command::Schema => cli::schema(),
         Command::Features {
             audio,
             feature,

@@ -9,9 +9,10 @@ use symphonia::core::audio::{Audio, AudioBuffer, GenericAudioBufferRef};
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::formats::{FormatOptions, SeekMode, SeekTo, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
+use symphonia::core::units::Timestamp;
 
 use crate::data::DecodeParams;
 
@@ -23,90 +24,244 @@ pub struct Decoded {
     /// Sample rate of the file before resampling.
     pub source_rate: u32,
     pub channels: usize,
+    /// Source frames decoded to produce `samples`: the excerpt that
+    /// `offset` and `duration` ask for, plus at most a packet on either side;
+    /// the frames before the offset of a lossy stream, which is decoded from
+    /// its start; never the rest of the file.
+    pub decoded_frames: usize,
+}
+
+/// The excerpt to decode, in source frames: `[start, end)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub start: usize,
+    pub end: Option<usize>,
+}
+
+impl Window {
+    /// `offset` and `duration` at `rate`, rounded as librosa (soundfile) does.
+    pub fn at(params: &DecodeParams, rate: u32) -> Window {
+        let start = (params.offset * rate as f64).round() as usize;
+        Window {
+            start,
+            end: params
+                .duration
+                .map(|d| start.saturating_add((d * rate as f64).round() as usize)),
+        }
+    }
+
+    /// The window clipped to a stream of `frames` frames.
+    pub fn within(self, frames: usize) -> (usize, usize) {
+        let end = self.end.unwrap_or(frames).min(frames);
+        (self.start.min(end), end)
+    }
+}
+
+/// What a reader returns: the excerpt as mono samples at the file's rate.
+pub struct Excerpt {
+    pub mono: Vec<f32>,
+    pub rate: u32,
+    pub channels: usize,
+    /// Source frames decoded (see [`Decoded::decoded_frames`]).
+    pub decoded: usize,
+    /// The stream's length in frames, when known (its header says, or it
+    /// was read to the end).
+    pub total: Option<usize>,
 }
 
 /// Decodes, downmixes (channel mean), cuts `offset`/`duration`, resamples.
+/// Only the excerpt is decoded: a PCM WAV is read from its offset to its
+/// end, a FLAC or WAV stream seeks to the offset, and every stream stops
+/// once the end of the excerpt is reached.
 pub fn decode_file(path: &Path, params: &DecodeParams) -> Result<Decoded> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let (mono, rate, channels) = if ext == "au" || ext == "snd" {
-        super::au::read_au(path)?
-    } else if let Some(pcm) = read_wav_pcm(path, &ext) {
-        pcm
+    let x = if ext == "au" || ext == "snd" {
+        super::au::read_au(path, params)?
+    } else if let Some(x) = read_wav_pcm(path, &ext, params)? {
+        x
     } else {
-        decode_symphonia(path, &ext)?
+        decode_symphonia(path, &ext, params)?
     };
-    if mono.is_empty() {
-        bail!("no audio samples (empty or truncated file)");
+    if x.mono.is_empty() {
+        match x.total.filter(|&t| t > 0) {
+            Some(total) if Window::at(params, x.rate).start >= total => bail!(
+                "offset {} s is past the end of the {:.2} s clip",
+                params.offset,
+                total as f64 / x.rate as f64
+            ),
+            Some(_) => bail!(
+                "duration {} s is shorter than one sample at {} Hz",
+                params.duration.unwrap_or(0.0),
+                x.rate
+            ),
+            None => bail!("no audio samples (empty file)"),
+        }
     }
-    if let Some(i) = first_non_finite(&mono) {
+    if let Some(i) = first_non_finite(&x.mono) {
         bail!("sample {i} is not a finite number (NaN or infinity in the file)");
     }
-    let start = ((params.offset * rate as f64).round() as usize).min(mono.len());
-    let end = match params.duration {
-        Some(d) => (start + (d * rate as f64).round() as usize).min(mono.len()),
-        None => mono.len(),
-    };
-    if start >= end {
-        bail!(
-            "offset {} s is past the end of the {:.2} s clip",
-            params.offset,
-            mono.len() as f64 / rate as f64
-        );
-    }
-    // Cut in place (no copy of the whole clip).
-    let mut mono = mono;
-    mono.truncate(end);
-    mono.drain(..start);
-    let samples = if rate == params.sample_rate {
-        mono
+    let samples = if x.rate == params.sample_rate {
+        x.mono
     } else {
-        super::resample::resample(&mono, rate, params.sample_rate)?
+        super::resample::resample(&x.mono, x.rate, params.sample_rate)?
     };
     Ok(Decoded {
         samples,
         sample_rate: params.sample_rate,
-        source_rate: rate,
-        channels,
+        source_rate: x.rate,
+        channels: x.channels,
+        decoded_frames: x.decoded,
     })
 }
 
-/// Fast path for plain PCM WAV (the common case: GTZAN and most corpora):
-/// hound parses the header, the samples are converted straight from one read
-/// of the file. Anything unusual (compressed, 8-bit, truncated, corrupt)
-/// returns None and goes through symphonia, which gives the precise error.
-fn read_wav_pcm(path: &Path, ext: &str) -> Option<(Vec<f32>, u32, usize)> {
-    use std::io::Seek;
-    if ext != "wav" && ext != "wave" {
+/// The layout of a RIFF/WAVE file: its fmt chunk and where its data chunk
+/// starts and how long its header says it is. Parsed here rather than with
+/// hound, which refuses a streamed file's unknown length (0xFFFFFFFF) and
+/// a ragged data chunk before either can be reported as what it is.
+struct WavLayout {
+    /// 1: integer PCM, 3: IEEE float (WAVE_FORMAT_EXTENSIBLE resolved to
+    /// its subformat); anything else goes to symphonia.
+    format: u16,
+    channels: u16,
+    rate: u32,
+    bits: u16,
+    block_align: u64,
+    data_start: u64,
+    declared: u64,
+}
+
+/// None when the chunks cannot be walked to a data chunk after a fmt chunk
+/// (a corrupt header, which the decoders report).
+fn wav_layout(file: &mut std::fs::File) -> Option<WavLayout> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut head = [0u8; 12];
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.read_exact(&mut head).ok()?;
+    if &head[..4] != b"RIFF" || &head[8..] != b"WAVE" {
         return None;
     }
-    let mut file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
-    // The reader borrows the file; once it is gone the file sits at the data.
-    let (spec, frames) = {
-        let reader = hound::WavReader::new(&mut file).ok()?;
-        (reader.spec(), reader.duration() as usize)
+    let mut pos = 12u64;
+    let mut fmt: Option<[u8; 26]> = None;
+    loop {
+        let mut chunk = [0u8; 8];
+        file.seek(SeekFrom::Start(pos)).ok()?;
+        file.read_exact(&mut chunk).ok()?;
+        let size = u32::from_le_bytes(chunk[4..].try_into().unwrap()) as u64;
+        match &chunk[..4] {
+            b"fmt " if size >= 16 => {
+                let mut f = [0u8; 26];
+                let n = (size as usize).min(26);
+                file.read_exact(&mut f[..n]).ok()?;
+                fmt = Some(f);
+            }
+            b"data" => {
+                let f = fmt?;
+                let word = |i: usize| u16::from_le_bytes([f[i], f[i + 1]]);
+                // WAVE_FORMAT_EXTENSIBLE: the format is the subformat GUID's first word.
+                let format = if word(0) == 0xFFFE { word(24) } else { word(0) };
+                return Some(WavLayout {
+                    format,
+                    channels: word(2),
+                    rate: u32::from_le_bytes(f[4..8].try_into().unwrap()),
+                    bits: word(14),
+                    block_align: word(12) as u64,
+                    data_start: pos + 8,
+                    declared: size,
+                });
+            }
+            _ => {}
+        }
+        // Chunks are padded to an even length.
+        pos += 8 + size + (size & 1);
+    }
+}
+
+/// A WAV file shorter than its data chunk says, or whose data ends inside a
+/// sample frame, is truncated: an error, whichever decoder would read it
+/// (libsndfile would read what is there; a truncated clip is not the clip
+/// the dataset meant).
+fn check_wav_extent(file: &mut std::fs::File) -> Result<Option<WavLayout>> {
+    let Some(mut w) = wav_layout(file) else {
+        return Ok(None);
     };
-    let channels = spec.channels as usize;
-    let width = (spec.bits_per_sample as usize).div_ceil(8);
-    if channels == 0 || width * 8 != spec.bits_per_sample as usize {
-        return None;
+    let available = file
+        .metadata()
+        .context("cannot read")?
+        .len()
+        .saturating_sub(w.data_start);
+    // 0xFFFFFFFF is the placeholder of a writer that streamed the file
+    // without knowing its length: the data then runs to the end of the file.
+    if w.declared == 0xFFFF_FFFF {
+        w.declared = available;
     }
-    let data_start = file.stream_position().ok()?;
-    let file_len = file.get_ref().metadata().ok()?.len();
-    if data_start + (frames * channels * width) as u64 > file_len {
-        return None; // truncated: symphonia decodes what is there
+    let seconds = |bytes: u64| bytes as f64 / w.block_align.max(1) as f64 / w.rate.max(1) as f64;
+    if w.declared > available {
+        bail!(
+            "truncated file: the header declares {} bytes of audio ({:.2} s) but the file \
+             holds {available} ({:.2} s)",
+            w.declared,
+            seconds(w.declared),
+            seconds(available)
+        );
     }
+    if w.block_align > 0 && w.declared % w.block_align != 0 {
+        bail!(
+            "truncated file: the audio data ends with a partial sample frame ({} of {} bytes)",
+            w.declared % w.block_align,
+            w.block_align
+        );
+    }
+    Ok(Some(w))
+}
+
+/// Fast path for plain PCM WAV (the common case: GTZAN and most corpora):
+/// the header is parsed ([`wav_layout`]), and the excerpt's samples are converted straight
+/// from a memory map of the file, so only the pages they lie on are read.
+/// Anything unusual (compressed, 8-bit, corrupt header) returns None and goes
+/// through symphonia, which gives the precise error. A data chunk that the
+/// file is too short for is an error here, whatever the format: the file was
+/// truncated (libsndfile would read what is there; a truncated clip is not
+/// the clip the dataset meant).
+fn read_wav_pcm(path: &Path, ext: &str, params: &DecodeParams) -> Result<Option<Excerpt>> {
+    if ext != "wav" && ext != "wave" {
+        return Ok(None);
+    }
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Ok(None);
+    };
+    let Some(w) = check_wav_extent(&mut file)? else {
+        return Ok(None);
+    };
+    let channels = w.channels as usize;
+    let width = (w.bits as usize).div_ceil(8);
+    let frame = w.block_align;
+    if channels == 0 || width * 8 != w.bits as usize || (width * channels) as u64 != frame {
+        return Ok(None);
+    }
+    let float = match w.format {
+        1 => false,
+        3 => true,
+        _ => return Ok(None),
+    };
+    let (data_start, declared) = (w.data_start, w.declared);
+    let frames = (declared / frame) as usize;
+    let (start, end) = Window::at(params, w.rate).within(frames);
+    let frame = frame as usize;
     // The data chunk is memory-mapped and converted in parallel blocks
     // straight into the output: no copy of the raw bytes, both cores busy.
     // SAFETY: the map is read-only and dropped before returning; a file
     // truncated by another process meanwhile is the one hazard, as with any
     // reader of a file being rewritten.
-    let map = unsafe { memmap2::Mmap::map(file.get_ref()) }.ok()?;
-    let frame = width * channels;
-    let data = &map[data_start as usize..data_start as usize + frames * frame];
+    let Ok(map) = (unsafe { memmap2::Mmap::map(&file) }) else {
+        return Ok(None);
+    };
+    let first = data_start as usize + start * frame;
+    let data = &map[first..first + (end - start) * frame];
+    let n = end - start;
     // One monomorphised loop per format (no per-sample dispatch).
     fn convert(
         data: &[u8],
@@ -134,12 +289,12 @@ fn read_wav_pcm(path: &Path, ext: &str) -> Option<(Vec<f32>, u32, usize)> {
             });
         out
     }
-    let mono = match (spec.sample_format, width) {
+    let mono = match (float, width) {
         // i16 / 32768 is exact in f32 (a power-of-two scale of an integer
         // that f32 holds exactly), so this is librosa's value bit for bit.
-        (hound::SampleFormat::Int, 2) if channels == 1 => {
+        (false, 2) if channels == 1 => {
             use rayon::prelude::*;
-            let mut out = crate::buffer::zeroed(frames);
+            let mut out = crate::buffer::zeroed(n);
             out.par_chunks_mut(1 << 16)
                 .zip(data.par_chunks(2 << 16))
                 .for_each(|(o, raw)| {
@@ -149,21 +304,27 @@ fn read_wav_pcm(path: &Path, ext: &str) -> Option<(Vec<f32>, u32, usize)> {
                 });
             out
         }
-        (hound::SampleFormat::Int, 2) => convert(data, frames, 2, channels, |c| {
+        (false, 2) => convert(data, n, 2, channels, |c| {
             i16::from_le_bytes([c[0], c[1]]) as f64 / 32768.0
         }),
-        (hound::SampleFormat::Int, 3) => convert(data, frames, 3, channels, |c| {
+        (false, 3) => convert(data, n, 3, channels, |c| {
             (i32::from_le_bytes([0, c[0], c[1], c[2]]) >> 8) as f64 / 8388608.0
         }),
-        (hound::SampleFormat::Int, 4) => convert(data, frames, 4, channels, |c| {
+        (false, 4) => convert(data, n, 4, channels, |c| {
             i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64 / 2147483648.0
         }),
-        (hound::SampleFormat::Float, 4) => convert(data, frames, 4, channels, |c| {
+        (true, 4) => convert(data, n, 4, channels, |c| {
             f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64
         }),
-        _ => return None,
+        _ => return Ok(None),
     };
-    Some((mono, spec.sample_rate, channels))
+    Ok(Some(Excerpt {
+        mono,
+        rate: w.rate,
+        channels,
+        decoded: n,
+        total: Some(frames),
+    }))
 }
 
 /// Index of the first NaN or infinity, scanning blocks in parallel.
@@ -179,8 +340,19 @@ fn first_non_finite(x: &[f32]) -> Option<usize> {
         .map(|(b, c)| b * BLOCK + c.iter().position(|v| !v.is_finite()).unwrap())
 }
 
-fn decode_symphonia(path: &Path, ext: &str) -> Result<(Vec<f32>, u32, usize)> {
+/// Containers whose streams decode to the same samples whether read from
+/// the start or from a seek point (PCM, FLAC): seeking to the offset skips
+/// the frames before it. Lossy streams (MP3, AAC, Vorbis) are decoded from
+/// the start instead, their frames before the offset dropped as they come:
+/// a lossy decoder that starts mid-stream produces different samples for a
+/// while, and librosa decodes them from the start too.
+const SEEKABLE: &[&str] = &["wav", "wave", "flac", "aif", "aiff"];
+
+fn decode_symphonia(path: &Path, ext: &str, params: &DecodeParams) -> Result<Excerpt> {
     let file = std::fs::File::open(path).context("cannot open")?;
+    if file.metadata().context("cannot open")?.len() == 0 {
+        bail!("corrupt audio container: the file is empty (0 bytes)");
+    }
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
     if !ext.is_empty() {
@@ -193,31 +365,72 @@ fn decode_symphonia(path: &Path, ext: &str) -> Result<(Vec<f32>, u32, usize)> {
             FormatOptions::default(),
             MetadataOptions::default(),
         )
-        .map_err(|e| anyhow!("unsupported or corrupt audio container ({e})"))?;
+        .map_err(|e| match e {
+            SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                anyhow!(
+                    "unsupported or corrupt audio container: truncated file, it ends before its \
+                     headers say ({io})"
+                )
+            }
+            e => anyhow!("unsupported or corrupt audio container ({e})"),
+        })?;
     let track = format
         .default_track(TrackType::Audio)
         .ok_or_else(|| anyhow!("no audio track"))?;
-    let params = track
+    let params_c = track
         .codec_params
         .as_ref()
         .and_then(|p| p.audio())
         .ok_or_else(|| anyhow!("no audio codec parameters"))?
         .clone();
     let track_id = track.id;
+    let declared_frames = track.num_frames.map(|n| n as usize);
+    // Timestamps count frames when the time base is 1 / sample rate.
+    let frame_timebase = match (track.time_base, params_c.sample_rate) {
+        (Some(tb), Some(r)) => tb.numer.get() == 1 && tb.denom.get() == r,
+        _ => false,
+    };
     let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(&params, &AudioDecoderOptions::default())
+        .make_audio_decoder(&params_c, &AudioDecoderOptions::default())
         .map_err(|e| anyhow!("unsupported codec ({e})"))?;
 
+    let mut rate = params_c.sample_rate.unwrap_or(0);
+    let mut channels = params_c.channels.as_ref().map(|c| c.count()).unwrap_or(0);
+    let mut window = (rate > 0).then(|| Window::at(params, rate));
+    // The frame position of the next decoded buffer.
+    let mut pos = 0usize;
+    if let Some(w) = window.filter(|w| w.start > 0 && frame_timebase && SEEKABLE.contains(&ext)) {
+        let to = SeekTo::Timestamp {
+            ts: Timestamp::new(w.start as i64),
+            track_id,
+        };
+        // A failed seek (past the end, an unseekable stream) is not an
+        // error: decoding from the start then finds out what is there.
+        if let Ok(seeked) = format.seek(SeekMode::Accurate, to) {
+            decoder.reset();
+            pos = seeked.actual_ts.get().max(0) as usize;
+        }
+    }
+
     let mut mono: Vec<f32> = Vec::new();
-    let mut rate = params.sample_rate.unwrap_or(0);
-    let mut channels = params.channels.as_ref().map(|c| c.count()).unwrap_or(0);
+    let mut decoded = 0usize;
     let mut bad_packets = 0usize;
+    let mut reached_end = true;
     loop {
+        if window.is_some_and(|w| w.end.is_some_and(|e| pos >= e)) {
+            reached_end = false;
+            break;
+        }
         let packet = match format.next_packet() {
             Ok(Some(p)) => p,
             Ok(None) => break,
-            // A truncated file ends mid-packet: keep what decoded.
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            // The stream ends inside a packet: the file was cut short.
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                bail!(
+                    "truncated file: the stream ends inside a packet after {:.2} s",
+                    pos as f64 / rate.max(1) as f64
+                )
+            }
             Err(e) => bail!("corrupt audio stream after {} samples ({e})", mono.len()),
         };
         if packet.track_id != track_id {
@@ -227,19 +440,53 @@ fn decode_symphonia(path: &Path, ext: &str) -> Result<(Vec<f32>, u32, usize)> {
             Ok(buf) => {
                 rate = buf.spec().rate();
                 channels = buf.spec().channels().count();
-                append_mono(&buf, &mut mono);
+                let w = *window.get_or_insert_with(|| Window::at(params, rate));
+                let frames = buf.frames();
+                decoded += frames;
+                // Keep the part of [pos, pos + frames) inside the window.
+                let lo = w.start.saturating_sub(pos).min(frames);
+                let hi = w.end.map_or(frames, |e| e.saturating_sub(pos).min(frames));
+                if lo < hi {
+                    let at = mono.len();
+                    append_mono(&buf, &mut mono);
+                    mono.truncate(at + hi);
+                    mono.drain(at..at + lo);
+                }
+                pos += frames;
             }
             Err(SymError::DecodeError(_)) => bad_packets += 1,
             Err(e) => bail!("decoding failed after {} samples ({e})", mono.len()),
         }
     }
-    if mono.is_empty() && bad_packets > 0 {
+    if decoded == 0 && bad_packets > 0 {
         bail!("every packet failed to decode ({bad_packets} packets): corrupt file");
     }
     if rate == 0 {
         bail!("the file does not state its sample rate");
     }
-    Ok((mono, rate, channels))
+    // A lossless stream read to its end must hold the frames its header
+    // declares; fewer means the file was cut at a packet boundary.
+    if let Some(n) = declared_frames.filter(|_| reached_end && SEEKABLE.contains(&ext)) {
+        if pos < n {
+            bail!(
+                "truncated file: the header declares {n} frames ({:.2} s) but the stream ends \
+                 after {pos} ({:.2} s)",
+                n as f64 / rate as f64,
+                pos as f64 / rate as f64
+            );
+        }
+    }
+    Ok(Excerpt {
+        mono,
+        rate,
+        channels,
+        decoded,
+        total: if reached_end {
+            Some(pos)
+        } else {
+            declared_frames
+        },
+    })
 }
 
 /// Appends the channel mean of a decoded buffer, converting integer PCM with

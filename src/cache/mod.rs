@@ -101,17 +101,19 @@ pub fn hash_file(path: &Path) -> std::io::Result<Key> {
 
 /// Writes a file atomically inside a folder that is itself not yet
 /// published, or anywhere a reader must never see half a file.
+/// A failed write (a full disk) removes the temporary and leaves any old
+/// file in place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().and_then(|s| s.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut set = crate::fileset::FileSet::new();
+    set.stage(path, bytes)?;
+    set.commit()
 }
 
 #[cfg(test)]

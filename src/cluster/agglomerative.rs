@@ -13,7 +13,7 @@ use crate::spec::KeyError;
 /// Above this many points the condensed distance matrix (n²/2 f64) passes 4 GB.
 const MAX_POINTS: usize = 30_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Linkage {
     Ward,
@@ -22,12 +22,15 @@ pub enum Linkage {
     Single,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgglomerativeParams {
     pub kind: String,
+    /// Number of clusters: an integer of at least 2, "labels" for the number of
+    /// true classes, or { auto = [lo, hi], by = "silhouette" } to choose it.
     #[serde(default = "d_k")]
     pub k: NClusters,
+    /// Linkage criterion (euclidean distances).
     #[serde(default = "d_linkage")]
     pub linkage: Linkage,
 }

@@ -11,13 +11,14 @@ use serde::{Deserialize, Serialize};
 use super::{Clusterer, Fit};
 use crate::spec::KeyError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DbscanParams {
     pub kind: String,
     /// Neighbourhood radius (euclidean).
     #[serde(default = "d_eps")]
     pub eps: f64,
+    /// Neighbours (counting the point itself) that make a core point.
     #[serde(default = "d_min_samples")]
     pub min_samples: usize,
 }

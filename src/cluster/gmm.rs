@@ -13,27 +13,34 @@ use serde::{Deserialize, Serialize};
 use super::{Clusterer, Fit, NClusters};
 use crate::spec::KeyError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Covariance {
     Full,
     Diag,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GmmParams {
     pub kind: String,
+    /// Number of components: an integer of at least 2, "labels" for the number of
+    /// true classes, or { auto = [lo, hi], by = "silhouette" } to choose it.
     #[serde(default = "d_k")]
     pub k: NClusters,
+    /// Covariance type: full or diag.
     #[serde(default = "d_cov")]
     pub covariance: Covariance,
+    /// EM restarts; the best by likelihood is kept.
     #[serde(default = "d_n_init")]
     pub n_init: usize,
+    /// EM iterations per restart.
     #[serde(default = "d_max_iter")]
     pub max_iter: usize,
+    /// Convergence threshold on the mean log-likelihood gain.
     #[serde(default = "d_tol")]
     pub tol: f64,
+    /// Added to the covariance diagonal.
     #[serde(default = "d_reg")]
     pub reg_covar: f64,
 }
@@ -66,11 +73,11 @@ pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Clusterer>,
             "must be at least 1",
         ));
     }
-    if !(p.reg_covar >= 0.0 && p.tol > 0.0) {
-        return Err(KeyError::new(
-            &at("reg_covar"),
-            "reg_covar must be >= 0 and tol > 0",
-        ));
+    if p.reg_covar < 0.0 {
+        return Err(KeyError::new(&at("reg_covar"), "must be zero or positive"));
+    }
+    if p.tol <= 0.0 {
+        return Err(KeyError::new(&at("tol"), "must be positive"));
     }
     Ok(Box::new(Gmm { p }))
 }

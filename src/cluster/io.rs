@@ -8,6 +8,30 @@ use anyhow::{bail, Context, Result};
 use ndarray::Array2;
 
 pub fn read_matrix(path: &Path) -> Result<Array2<f64>> {
+    let x = read_any_matrix(path)?;
+    if x.nrows() == 0 || x.ncols() == 0 {
+        bail!(
+            "{}: no data ({} rows × {} columns)",
+            path.display(),
+            x.nrows(),
+            x.ncols()
+        );
+    }
+    // Metrics of NaN or infinite coordinates are undefined: name the first.
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        let (r, c) = (i / x.ncols(), i % x.ncols());
+        bail!(
+            "{}: row {}, column {} is {} (NaN or infinite values cannot be scored)",
+            path.display(),
+            r + 1,
+            c + 1,
+            x[[r, c]]
+        );
+    }
+    Ok(x)
+}
+
+fn read_any_matrix(path: &Path) -> Result<Array2<f64>> {
     if has_ext(path, "npy") {
         if let Ok(a) = ndarray_npy::read_npy::<_, Array2<f64>>(path) {
             return Ok(a);
@@ -45,9 +69,6 @@ pub fn read_matrix(path: &Path) -> Result<Array2<f64>> {
             i + 1,
             rows[i].len()
         );
-    }
-    if rows.iter().flatten().any(|v| !v.is_finite()) {
-        bail!("{}: contains NaN or infinite values", path.display());
     }
     Ok(Array2::from_shape_vec(
         (rows.len(), d),

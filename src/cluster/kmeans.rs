@@ -16,16 +16,21 @@ use serde::{Deserialize, Serialize};
 use super::{Clusterer, Fit, NClusters};
 use crate::spec::KeyError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KMeansParams {
     pub kind: String,
+    /// Number of clusters: an integer of at least 2, "labels" for the number of
+    /// true classes, or { auto = [lo, hi], by = "silhouette" } to choose it.
     #[serde(default = "d_k")]
     pub k: NClusters,
+    /// k-means++ restarts; the best by inertia is kept.
     #[serde(default = "d_n_init")]
     pub n_init: usize,
+    /// Lloyd iterations per restart.
     #[serde(default = "d_max_iter")]
     pub max_iter: u64,
+    /// Convergence tolerance, relative to the mean feature variance (as scikit-learn).
     #[serde(default = "d_tol")]
     pub tol: f64,
 }

@@ -74,13 +74,40 @@ pub fn encode<T: Ord + Clone>(labels: &[T]) -> (Vec<usize>, usize) {
     (idx, uniq.len())
 }
 
-/// Computes the requested metrics; `truth` enables the external ones.
+/// The true label of a track that has none (a manifest row with an empty
+/// `label`): it is clustered and scored by the internal metrics, and left
+/// out of the external ones.
+pub const UNLABELLED: usize = usize::MAX;
+
+/// Computes the requested metrics; `truth` enables the external ones, which
+/// are computed over the rows whose truth is not [`UNLABELLED`].
 pub fn score_all(
     x: ArrayView2<f64>,
     pred: &[i64],
     truth: Option<&[usize]>,
     names: &[String],
 ) -> BTreeMap<String, Score> {
+    if pred.is_empty() {
+        // scikit-learn returns 1.0 for some metrics of empty labellings;
+        // a score of nothing is undefined.
+        return undefined_all(names, "there are no points to score");
+    }
+    if let Some(t) = truth.filter(|t| t.contains(&UNLABELLED)) {
+        // Internal metrics over every row, external ones over the labelled rows.
+        let labelled: Vec<usize> = (0..t.len()).filter(|&i| t[i] != UNLABELLED).collect();
+        let (external, internal): (Vec<String>, Vec<String>) =
+            names.iter().cloned().partition(|n| is_external(n));
+        let mut out = score_all(x, pred, None, &internal);
+        if labelled.is_empty() {
+            out.extend(undefined_all(&external, "no scored track has a label"));
+        } else {
+            let xl = x.select(ndarray::Axis(0), &labelled);
+            let pl: Vec<i64> = labelled.iter().map(|&i| pred[i]).collect();
+            let tl: Vec<usize> = labelled.iter().map(|&i| t[i]).collect();
+            out.extend(score_all(xl.view(), &pl, Some(&tl), &external));
+        }
+        return out;
+    }
     let (p, k) = encode(pred);
     let mut out = BTreeMap::new();
     let internal_check = check_n_labels(k, pred.len());
@@ -117,6 +144,17 @@ pub fn score_all(
         out.insert(name.clone(), s);
     }
     out
+}
+
+fn is_external(name: &str) -> bool {
+    !matches!(name, "silhouette" | "calinski_harabasz" | "davies_bouldin")
+}
+
+fn undefined_all(names: &[String], reason: &str) -> BTreeMap<String, Score> {
+    names
+        .iter()
+        .map(|n| (n.clone(), Score::undefined(reason)))
+        .collect()
 }
 
 fn check_n_labels(k: usize, n: usize) -> Option<Score> {
@@ -600,6 +638,9 @@ pub fn scorecard(
     let metrics = score_all(x, pred, truth, names);
     let noise_excluded = pred.contains(&-1).then(|| {
         let keep: Vec<usize> = (0..pred.len()).filter(|&i| pred[i] != -1).collect();
+        if keep.is_empty() {
+            return undefined_all(names, "every point is noise: no non-noise points to score");
+        }
         let xk = x.select(ndarray::Axis(0), &keep);
         let pk: Vec<i64> = keep.iter().map(|&i| pred[i]).collect();
         let tk: Option<Vec<usize>> = truth.map(|t| keep.iter().map(|&i| t[i]).collect());
@@ -608,10 +649,17 @@ pub fn scorecard(
     let control = truth.map(|t| {
         use rand::seq::SliceRandom;
         use rand::SeedableRng;
-        let mut shuffled = t.to_vec();
-        shuffled.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
+        // Labels are permuted among the labelled rows only; unlabelled rows
+        // stay unlabelled (with every row labelled, this is a plain shuffle).
+        let at: Vec<usize> = (0..t.len()).filter(|&i| t[i] != UNLABELLED).collect();
+        let mut values: Vec<usize> = at.iter().map(|&i| t[i]).collect();
+        values.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
             seed ^ 0x5eed_c0de,
         ));
+        let mut shuffled = t.to_vec();
+        for (&i, v) in at.iter().zip(values) {
+            shuffled[i] = v;
+        }
         let external: Vec<String> = names
             .iter()
             .filter(|n| EXTERNAL.contains(&n.as_str()))

@@ -68,21 +68,41 @@ pub fn given_k(k: Option<usize>) -> Result<usize> {
 }
 
 type ParseFn = fn(&toml::Table, &[String]) -> Result<Box<dyn Clusterer>, KeyError>;
+/// The JSON Schema of the keys a kind takes (see [`crate::spec::schema`]).
+type SchemaFn = fn(&mut schemars::SchemaGenerator) -> serde_json::Value;
 
-pub const REGISTRY: &[(&str, ParseFn)] = &[
-    ("kmeans", kmeans::parse),
-    ("agglomerative", agglomerative::parse),
-    ("dbscan", dbscan::parse),
-    ("gmm", gmm::parse),
+/// kind, parser, schema of its keys.
+pub const REGISTRY: &[(&str, ParseFn, SchemaFn)] = &[
+    (
+        "kmeans",
+        kmeans::parse,
+        crate::spec::schema::object::<kmeans::KMeansParams>,
+    ),
+    (
+        "agglomerative",
+        agglomerative::parse,
+        crate::spec::schema::object::<agglomerative::AgglomerativeParams>,
+    ),
+    (
+        "dbscan",
+        dbscan::parse,
+        crate::spec::schema::object::<dbscan::DbscanParams>,
+    ),
+    (
+        "gmm",
+        gmm::parse,
+        crate::spec::schema::object::<gmm::GmmParams>,
+    ),
 ];
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Clusterer>, KeyError> {
-    let kinds: Vec<&str> = REGISTRY.iter().map(|(k, _)| *k).collect();
+    let kinds: Vec<&str> = REGISTRY.iter().map(|(k, _, _)| *k).collect();
     let kind = crate::spec::kind_of(table, path, &kinds)?;
-    let (_, parse) = REGISTRY
+    let (_, parse, _) = REGISTRY
         .iter()
-        .find(|(k, _)| *k == kind)
+        .find(|(k, _, _)| *k == kind)
         .expect("kind_of checked the kind");
+    crate::spec::schema::check_clusterer_keys(table, path, kind)?;
     // `standardize` is common to every clusterer, so it is handled here.
     let mut table = table.clone();
     let standardize = match table.remove("standardize") {
@@ -185,6 +205,45 @@ impl NClusters {
             anyhow::bail!("k = {k} exceeds the number of points ({n_points})");
         }
         Ok(k)
+    }
+}
+
+impl schemars::JsonSchema for NClusters {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NClusters".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let criteria: Vec<&str> = Criterion::ALL.iter().map(|c| c.name()).collect();
+        schemars::json_schema!({
+            "anyOf": [
+                { "type": "integer", "minimum": 2 },
+                { "type": "string", "enum": ["labels"] },
+                {
+                    "type": "object",
+                    "description": "Choose k from the data: the best of lo..=hi by the criterion.",
+                    "properties": {
+                        "auto": {
+                            "type": "array",
+                            "items": { "type": "integer", "minimum": 2 },
+                            "minItems": 2,
+                            "maxItems": 2,
+                            "description": "[lo, hi], the range of k to try."
+                        },
+                        "by": {
+                            "type": "string",
+                            "enum": criteria,
+                            "default": "silhouette",
+                            "description": "The criterion that chooses k."
+                        }
+                    },
+                    "required": ["auto"],
+                    "additionalProperties": false
+                }
+            ]
+        })
     }
 }
 

@@ -14,13 +14,17 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Projection {
+    /// The first two principal components.
     Pca,
+    /// Barnes–Hut t-SNE, seeded.
     Tsne {
+        /// t-SNE perplexity (clamped to (n − 1) / 3 on small datasets).
         #[serde(default = "d_perplexity")]
         perplexity: f64,
+        /// t-SNE iterations (at least 250).
         #[serde(default = "d_iterations")]
         iterations: usize,
         /// Barnes–Hut accuracy (0 = exact, larger = faster and coarser).
@@ -30,10 +34,13 @@ pub enum Projection {
     /// UMAP (see [`super::umap`]); `epochs` defaults to umap-learn's
     /// (500 up to 10 000 points, 200 above).
     Umap {
+        /// Neighbours of each point in the fuzzy graph (clamped to n − 1).
         #[serde(default = "d_n_neighbors")]
         n_neighbors: usize,
+        /// Minimum distance between embedded points, in [0, 1].
         #[serde(default = "d_min_dist")]
         min_dist: f64,
+        /// Optimisation epochs (default: 500 up to 10 000 points, 200 above).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         epochs: Option<usize>,
     },
@@ -76,14 +83,21 @@ impl Projection {
                 iterations,
                 theta,
             } => {
+                // scikit-learn's constraints on `TSNE`: perplexity > 0,
+                // 0 <= angle (theta) <= 1, at least 250 iterations (the
+                // early-exaggeration phase alone takes 250).
                 if !(perplexity > 0.0 && perplexity.is_finite()) {
                     return Err(("perplexity", "must be a positive number".into()));
                 }
-                if iterations == 0 {
-                    return Err(("iterations", "must be at least 1".into()));
+                if iterations < 250 {
+                    return Err((
+                        "iterations",
+                        "must be at least 250 (the early-exaggeration phase alone takes 250)"
+                            .into(),
+                    ));
                 }
-                if !(theta >= 0.0 && theta.is_finite()) {
-                    return Err(("theta", "must be a non-negative number".into()));
+                if !(0.0..=1.0).contains(&theta) {
+                    return Err(("theta", "must be between 0 (exact) and 1".into()));
                 }
             }
             Projection::Umap {

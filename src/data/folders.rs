@@ -9,30 +9,37 @@ use serde::{Deserialize, Serialize};
 use super::{is_audio, OnError, Track};
 use crate::spec::KeyError;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FoldersSpec {
     pub kind: String,
-    /// The dataset root (one subfolder per label).
+    /// The dataset root (`folders`: one subfolder per label) or the CSV (`manifest`).
     pub path: PathBuf,
+    /// Decode and resample to this rate (Hz).
     #[serde(default = "d_sr")]
     pub sample_rate: u32,
+    /// Seconds skipped at the start of each file.
     #[serde(default)]
     pub offset: f64,
+    /// Seconds kept after the offset (absent: to the end).
     #[serde(default)]
     pub duration: Option<f64>,
     /// Clips shorter than this many seconds (after offset/duration) are
     /// dropped as bad input, or zero-padded to it (`short_clips = "pad"`).
     #[serde(default)]
     pub min_duration: f64,
+    /// drop short clips (listed with the reason) or pad them with silence to min_duration.
     #[serde(default)]
     pub short_clips: ShortClips,
+    /// skip: leave unreadable files out and list them in the report; fail: stop the run.
     #[serde(default)]
     pub on_error: OnError,
 }
 
 /// What happens to a clip shorter than `min_duration`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ShortClips {
     /// Leave it out (listed with the reason, like any bad file).
@@ -67,6 +74,27 @@ impl FoldersSpec {
                 "must be a positive number of seconds",
             ));
         }
+        if self.min_duration < 0.0 {
+            return Err(KeyError::new(
+                &at("min_duration"),
+                "must be zero or a positive number of seconds",
+            ));
+        }
+        if let Some(d) = self.duration.filter(|&d| self.min_duration > d) {
+            return Err(KeyError::new(
+                &at("min_duration"),
+                format!(
+                    "min_duration = {} s is longer than duration = {d} s: every clip would be {}",
+                    self.min_duration,
+                    match self.short_clips {
+                        ShortClips::Drop => "dropped",
+                        ShortClips::Pad => "padded with silence",
+                    }
+                ),
+            ));
+        }
+        let key: Vec<&str> = path.iter().map(String::as_str).chain(["path"]).collect();
+        crate::spec::check_path(&key, Some(self.path.as_path()))?;
         Ok(self)
     }
 }
@@ -91,7 +119,7 @@ pub fn list(root: &Path) -> Result<Vec<Track>> {
     labels.sort();
     let mut tracks = Vec::new();
     for dir in labels {
-        let label = dir.file_name().unwrap().to_string_lossy().to_string();
+        let label = super::name_text(dir.file_name().unwrap());
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .with_context(|| format!("cannot read {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -110,7 +138,7 @@ pub fn list(root: &Path) -> Result<Vec<Track>> {
             } else {
                 None
             };
-            let id = format!("{label}/{}", path.file_name().unwrap().to_string_lossy());
+            let id = format!("{label}/{}", super::name_text(path.file_name().unwrap()));
             tracks.push(Track {
                 id,
                 path,
@@ -126,5 +154,6 @@ pub fn list(root: &Path) -> Result<Vec<Track>> {
             root.display()
         );
     }
+    super::check_unique_ids(&tracks, root)?;
     Ok(tracks)
 }

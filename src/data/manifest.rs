@@ -4,8 +4,8 @@
 //! columns (e.g. `language`), kept as track metadata for CVAE conditions.
 //! The decode options are the folder dataset's ([`super::folders::FoldersSpec`]).
 
-use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
@@ -47,25 +47,33 @@ pub fn list(csv: &Path) -> Result<Vec<Track>> {
             csv.display()
         );
     }
+    // An empty (or blank) cell is a missing value: a track without a
+    // label is clustered but left out of the external metrics.
     let text = |name: &str, row: usize| -> Result<Option<String>> {
         let c = df.column(name)?;
         Ok(c.str()?
             .get(row)
             .map(|s| s.to_string())
-            .filter(|s| !s.is_empty()))
+            .filter(|s| !s.trim().is_empty()))
     };
     let base = csv.parent().unwrap_or(Path::new("."));
-    let mut seen = HashSet::new();
+    // Files by their canonical path, so `./x.wav`, `dir/../x.wav` and an
+    // absolute path are one file (and a link and its target too).
+    let mut seen: HashMap<PathBuf, (usize, String)> = HashMap::new();
     let mut tracks = Vec::with_capacity(df.height());
     for row in 0..df.height() {
         let line = row + 2; // 1-based, after the header
         let Some(rel) = text("path", row)? else {
             bail!("{}:{line}: empty `path`", csv.display());
         };
-        if !seen.insert(rel.clone()) {
-            bail!("{}:{line}: duplicated path `{rel}`", csv.display());
-        }
         let path = base.join(&rel);
+        if path.is_dir() {
+            bail!(
+                "{}:{line}: {} is a folder, not an audio file",
+                csv.display(),
+                path.display()
+            );
+        }
         if !path.is_file() {
             bail!(
                 "{}:{line}: audio file {} does not exist",
@@ -73,6 +81,20 @@ pub fn list(csv: &Path) -> Result<Vec<Track>> {
                 path.display()
             );
         }
+        let canonical = std::fs::canonicalize(&path).with_context(|| {
+            format!(
+                "{}:{line}: cannot resolve {}",
+                csv.display(),
+                path.display()
+            )
+        })?;
+        if let Some((first, as_written)) = seen.get(&canonical) {
+            bail!(
+                "{}:{line}: duplicated path `{rel}`: the same file as `{as_written}` on line {first}",
+                csv.display()
+            );
+        }
+        seen.insert(canonical, (line, rel.clone()));
         let lyrics = if names.iter().any(|n| n == "lyrics_path") {
             match text("lyrics_path", row)? {
                 Some(l) => {
@@ -120,6 +142,7 @@ pub fn list(csv: &Path) -> Result<Vec<Track>> {
     if tracks.is_empty() {
         bail!("{}: the manifest lists no tracks", csv.display());
     }
+    super::check_unique_ids(&tracks, csv)?;
     Ok(tracks)
 }
 

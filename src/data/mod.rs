@@ -44,7 +44,9 @@ impl Track {
 }
 
 /// What to do with a file that cannot be decoded or is unusable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OnError {
     /// Leave the file out, list it in the results and the report.
@@ -116,6 +118,17 @@ impl DatasetSpec {
         }
     }
 
+    /// The JSON Schema of the keys a dataset of `kind` takes.
+    pub fn schema(kind: &str, gen: &mut schemars::SchemaGenerator) -> serde_json::Value {
+        use crate::spec::schema::object;
+        match kind {
+            "synthetic" => object::<synthetic::SyntheticSpec>(gen),
+            "folders" | "manifest" => object::<folders::FoldersSpec>(gen),
+            "precomputed" => object::<precomputed::PrecomputedSpec>(gen),
+            other => unreachable!("DATASET_KINDS has no `{other}`"),
+        }
+    }
+
     pub fn decode_params(&self) -> DecodeParams {
         match self {
             DatasetSpec::Synthetic(s) => DecodeParams {
@@ -177,6 +190,41 @@ impl DatasetSpec {
             DatasetSpec::Precomputed(p) => format!("precomputed features {}", p.path.display()),
         }
     }
+}
+
+/// A file or folder name as text for track ids and labels. A name that is
+/// not UTF-8 keeps its invalid bytes as `\xNN` escapes: a lossy conversion
+/// would turn two such names into one id.
+pub fn name_text(name: &std::ffi::OsStr) -> String {
+    if let Some(s) = name.to_str() {
+        return s.to_string();
+    }
+    let bytes = name.as_encoded_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Track ids name rows in every result: two tracks with one id are an error.
+pub fn check_unique_ids(tracks: &[Track], source: &Path) -> anyhow::Result<()> {
+    let mut seen = std::collections::HashMap::with_capacity(tracks.len());
+    for t in tracks {
+        if let Some(first) = seen.insert(t.id.as_str(), &t.path) {
+            anyhow::bail!(
+                "{}: two tracks have the id `{}` ({} and {})",
+                source.display(),
+                t.id,
+                first.display(),
+                t.path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Audio extensions the decoder understands.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::KeyError;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrecomputedSpec {
     pub kind: String,
@@ -121,7 +121,24 @@ pub fn load(spec: &PrecomputedSpec) -> Result<Table> {
             i / x.ncols()
         );
     }
-    let ids = ids.unwrap_or_else(|| (0..x.nrows()).map(|i| format!("row{i:05}")).collect());
+    let ids: Vec<String> =
+        ids.unwrap_or_else(|| (0..x.nrows()).map(|i| format!("row{i:05}")).collect());
+    let mut seen = std::collections::HashMap::with_capacity(ids.len());
+    for (row, id) in ids.iter().enumerate() {
+        if let Some(first) = seen.insert(id.as_str(), row) {
+            bail!(
+                "{}: rows {first} and {row} have the same id `{id}` (column {}); ids must differ",
+                path.display(),
+                spec.id_column.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    // An empty label is a missing one: the row is clustered, and left out
+    // of the external metrics.
+    let labels = labels
+        .into_iter()
+        .map(|l| l.filter(|s| !s.trim().is_empty()))
+        .collect();
     Ok(Table { x, ids, labels })
 }
 

@@ -25,20 +25,23 @@ use crate::spec::KeyError;
 /// generated audio, or cached corpora would silently stay the old ones.
 pub const GENERATOR_VERSION: u32 = 4;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyntheticSpec {
     pub kind: String,
     /// Number of classes (2 to 10).
     #[serde(default = "d_classes")]
     pub classes: usize,
+    /// Clips per class.
     #[serde(default = "d_clips")]
     pub clips_per_class: usize,
     /// Seconds per clip.
     #[serde(default = "d_duration")]
     pub duration: f64,
+    /// Sample rate of the clips (Hz).
     #[serde(default = "d_sr")]
     pub sample_rate: u32,
+    /// The corpus seed (each clip is seeded from seed, class and index).
     #[serde(default = "d_seed")]
     pub seed: u64,
     /// Fraction of clips that borrow one attribute group (rhythm, timbre,
@@ -91,6 +94,14 @@ impl SyntheticSpec {
         }
         if self.clips_per_class == 0 {
             return Err(KeyError::new(&at("clips_per_class"), "must be at least 1"));
+        }
+        // The corpus is written to disk: 100 000 clips of 4 s per class are
+        // already 18 GB of WAV per class.
+        if self.clips_per_class > 100_000 {
+            return Err(KeyError::new(
+                &at("clips_per_class"),
+                "must be at most 100000",
+            ));
         }
         if !(0.25..=120.0).contains(&self.duration) {
             return Err(KeyError::new(
@@ -760,7 +771,12 @@ pub fn write_corpus(spec: &SyntheticSpec, dir: &Path) -> Result<usize> {
             spec.sample_rate,
         )?;
         if let Some(l) = &clip.lyrics {
-            std::fs::write(folder.join(format!("{stem}.txt")), format!("{l}\n"))?;
+            let mut set = crate::fileset::FileSet::fast();
+            set.stage(
+                &folder.join(format!("{stem}.txt")),
+                format!("{l}\n").as_bytes(),
+            )?;
+            set.commit()?;
         }
         Ok(())
     })?;
@@ -774,13 +790,17 @@ pub fn write_wav16(path: &Path, samples: &[f32], sample_rate: u32) -> Result<()>
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut w = hound::WavWriter::create(path, spec)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    // Built in memory and written in one step: `runner synth` writes into a
+    // user's folder, where a killed run must not leave half a WAV file.
+    let mut bytes = std::io::Cursor::new(Vec::with_capacity(44 + 2 * samples.len()));
+    let mut w = hound::WavWriter::new(&mut bytes, spec)?;
     for &s in samples {
         w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)?;
     }
     w.finalize()?;
-    Ok(())
+    let mut set = crate::fileset::FileSet::fast();
+    set.stage(path, bytes.get_ref())?;
+    set.commit()
 }
 
 #[cfg(test)]

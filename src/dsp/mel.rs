@@ -40,6 +40,28 @@ pub fn mel_frequencies(n: usize, fmin: f64, fmax: f64) -> Vec<f64> {
         .collect()
 }
 
+/// The mel bands of [`MelBank::new`] that hold no FFT bin: their weights are
+/// all zero, so they would be constant rows. librosa warns about them
+/// ("Empty filters detected"); like it, a band whose lower edge is 0 Hz is
+/// not counted. Computed from the band edges, without building the bank.
+pub fn empty_bands(sr: f64, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) -> Vec<usize> {
+    let n_bins = n_fft / 2 + 1;
+    let bin_hz = sr / n_fft as f64;
+    let mel_f = mel_frequencies(n_mels + 2, fmin, fmax);
+    (0..n_mels)
+        .filter(|&i| {
+            let (lo, hi) = (mel_f[i], mel_f[i + 2]);
+            if lo == 0.0 {
+                return false;
+            }
+            // A bin has a nonzero weight iff its frequency lies strictly
+            // between the band's outer edges; the first one above `lo`:
+            let k = (lo / bin_hz).floor() as usize + 1;
+            !(k < n_bins && (k as f64 * bin_hz) < hi)
+        })
+        .collect()
+}
+
 /// A mel filterbank stored sparsely: each filter is nonzero on one run of bins.
 #[derive(Debug, Clone)]
 pub struct MelBank {

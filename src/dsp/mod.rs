@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::spec::KeyError;
 
 /// What a feature set produces per track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FeatureKind {
     /// Per-row statistics over frames, concatenated: one vector per track.
@@ -26,7 +26,7 @@ pub enum FeatureKind {
 }
 
 /// Features by their librosa names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FeatureName {
     Mfcc,
@@ -42,7 +42,7 @@ pub enum FeatureName {
     Rms,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stat {
     Mean,
@@ -55,7 +55,7 @@ pub enum Stat {
 /// Cutting each track into windows: every model then trains on windows
 /// (summaries per window, or frame sequences per window), and a track's
 /// representation pools its windows' latents.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Segment {
     /// Window length in seconds.
@@ -88,11 +88,14 @@ impl Segment {
 }
 
 /// How a track's window latents become its representation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Pool {
+    /// The mean of the window latents.
     Mean,
+    /// Their population standard deviation.
     Std,
+    /// Their maximum.
     Max,
 }
 
@@ -119,29 +122,37 @@ impl FeatureShape {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureSetSpec {
+    /// summary: per-row statistics over frames; sequence: the frame matrix cut or padded to `frames`.
     #[serde(default = "d_kind")]
     pub kind: FeatureKind,
+    /// librosa features, stacked in this order.
     #[serde(default = "d_features")]
     pub features: Vec<FeatureName>,
+    /// MFCC coefficients.
     #[serde(default = "d_n_mfcc")]
     pub n_mfcc: usize,
     /// Append MFCC deltas up to this order (0, 1 or 2), as librosa.feature.delta(width=9).
     #[serde(default)]
     pub deltas: usize,
+    /// FFT size (periodic Hann window, centred, zero padding).
     #[serde(default = "d_n_fft")]
     pub n_fft: usize,
+    /// Samples between frames.
     #[serde(default = "d_hop")]
     pub hop_length: usize,
+    /// Slaney mel bands.
     #[serde(default = "d_n_mels")]
     pub n_mels: usize,
+    /// Lowest frequency of the mel filterbank (Hz).
     #[serde(default)]
     pub fmin: f64,
     /// Default: half the sample rate.
     #[serde(default)]
     pub fmax: Option<f64>,
+    /// power_to_db dynamic range: dB below the peak that are kept.
     #[serde(default = "d_top_db")]
     pub top_db: Option<f64>,
     /// Cepstral lifter (0 = none), as librosa's `lifter`.
@@ -150,22 +161,28 @@ pub struct FeatureSetSpec {
     /// `melspectrogram` rows in dB (power_to_db) rather than power.
     #[serde(default = "d_true")]
     pub log_mel: bool,
+    /// Chroma bins.
     #[serde(default = "d_n_chroma")]
     pub n_chroma: usize,
     /// Chroma tuning in fractions of a bin; absent = estimated per track, as librosa.
     #[serde(default)]
     pub tuning: Option<f64>,
+    /// Spectral rolloff threshold, in (0, 1).
     #[serde(default = "d_roll")]
     pub roll_percent: f64,
+    /// Spectral contrast: lower edge of the first octave band (Hz).
     #[serde(default = "d_contrast_fmin")]
     pub contrast_fmin: f64,
+    /// Spectral contrast: octave bands.
     #[serde(default = "d_n_bands")]
     pub n_bands: usize,
+    /// Spectral contrast: quantile that defines peaks and valleys, in (0, 1).
     #[serde(default = "d_quantile")]
     pub quantile: f64,
     /// Frame length of zero_crossing_rate and rms (default: n_fft).
     #[serde(default)]
     pub frame_length: Option<usize>,
+    /// Summary statistics over frames (std is the population std).
     #[serde(default = "d_stats")]
     pub stats: Vec<Stat>,
     /// Frames kept by `kind = "sequence"` (cut, or padded with each row's minimum).
@@ -278,6 +295,48 @@ impl FeatureSetSpec {
                 ));
             }
         }
+        // A repeated feature or statistic would repeat its columns, giving
+        // them double weight in every distance.
+        if let Some(i) = crate::spec::first_repeat(&spec.features) {
+            return bad(
+                "features",
+                &format!(
+                    "`{}` is listed twice",
+                    serde_json::to_value(spec.features[i])
+                        .unwrap()
+                        .as_str()
+                        .unwrap_or("?")
+                ),
+            );
+        }
+        if let Some(i) = crate::spec::first_repeat(&spec.stats) {
+            return bad(
+                "stats",
+                &format!(
+                    "`{}` is listed twice",
+                    serde_json::to_value(spec.stats[i])
+                        .unwrap()
+                        .as_str()
+                        .unwrap_or("?")
+                ),
+            );
+        }
+        if let Some(crate::text::LyricsSpec::Embedding(e)) = &spec.lyrics {
+            for (k, v) in [("max_length", e.max_length), ("batch_size", e.batch_size)] {
+                if v == 0 {
+                    return Err(KeyError::new(
+                        &crate::spec::error::join_path(path, &["lyrics".into(), k.into()]),
+                        "must be at least 1",
+                    ));
+                }
+            }
+            let key: Vec<&str> = path
+                .iter()
+                .map(String::as_str)
+                .chain(["lyrics", "model"])
+                .collect();
+            crate::spec::check_path(&key, Some(e.model.as_path()))?;
+        }
         if spec.stats.is_empty() {
             return bad(
                 "stats",
@@ -299,8 +358,49 @@ impl FeatureSetSpec {
         if spec.deltas > 2 {
             return bad("deltas", "must be 0, 1 or 2");
         }
-        if spec.fmin < 0.0 || spec.fmax.is_some_and(|f| f <= spec.fmin) {
+        if spec.n_fft > MAX_N_FFT {
+            return bad(
+                "n_fft",
+                &format!("must be at most {MAX_N_FFT} (about 3 s of audio at 22050 Hz)"),
+            );
+        }
+        if spec.n_mels > spec.n_fft / 2 + 1 {
+            return bad(
+                "n_mels",
+                &format!(
+                    "must be at most n_fft / 2 + 1 = {} (one band per FFT bin at most)",
+                    spec.n_fft / 2 + 1
+                ),
+            );
+        }
+        if spec.fmin < 0.0 {
+            return bad("fmin", "must be zero or positive (Hz)");
+        }
+        if spec.fmax.is_some_and(|f| f <= spec.fmin) {
             return bad("fmax", "need 0 <= fmin < fmax");
+        }
+        // librosa: power_to_db raises on a negative top_db; 0 would flatten
+        // every spectrogram to its peak, giving constant features.
+        if spec.top_db.is_some_and(|t| t <= 0.0) {
+            return bad(
+                "top_db",
+                "must be positive (dB below the peak that are kept)",
+            );
+        }
+        if spec.lifter < 0.0 {
+            return bad(
+                "lifter",
+                "must be zero (none) or positive, as librosa requires",
+            );
+        }
+        if spec.contrast_fmin <= 0.0 {
+            return bad("contrast_fmin", "must be a positive frequency (Hz)");
+        }
+        if spec.n_chroma > MAX_N_CHROMA {
+            return bad(
+                "n_chroma",
+                &format!("must be at most {MAX_N_CHROMA} (10-cent bins)"),
+            );
         }
         if !(spec.roll_percent > 0.0 && spec.roll_percent < 1.0) {
             return bad("roll_percent", "must be between 0 and 1");
@@ -308,11 +408,41 @@ impl FeatureSetSpec {
         if !(spec.quantile > 0.0 && spec.quantile < 1.0) {
             return bad("quantile", "must be between 0 and 1");
         }
-        if spec.n_chroma == 0 || spec.n_bands == 0 || spec.frames == 0 {
-            return bad("frames", "n_chroma, n_bands and frames must be positive");
+        for (key, n) in [
+            ("n_chroma", spec.n_chroma),
+            ("n_bands", spec.n_bands),
+            ("frames", spec.frames),
+        ] {
+            if n == 0 {
+                return bad(key, "must be positive");
+            }
+        }
+        if spec.n_bands > 32 {
+            // Octaves: 2^32 times contrast_fmin is past any Nyquist frequency.
+            return bad("n_bands", "must be at most 32 (octave bands)");
         }
         if spec.frame_length == Some(0) {
             return bad("frame_length", "must be positive");
+        }
+        if spec.frame_length.is_some_and(|f| f > MAX_N_FFT) {
+            return bad("frame_length", &format!("must be at most {MAX_N_FFT}"));
+        }
+        if spec
+            .audio_shape()
+            .is_some_and(|s| s.dim() > MAX_VALUES_PER_TRACK)
+        {
+            return bad(
+                if spec.kind == FeatureKind::Sequence {
+                    "frames"
+                } else {
+                    "features"
+                },
+                &format!(
+                    "this feature set gives {} values per track; at most {MAX_VALUES_PER_TRACK} \
+                     are allowed (fewer frames or feature rows)",
+                    spec.shape().dim()
+                ),
+            );
         }
         if let Some(seg) = &spec.segment {
             let at = |k: &str| crate::spec::error::join_path(path, &["segment".into(), k.into()]);
@@ -345,6 +475,66 @@ impl FeatureSetSpec {
             _ => {}
         }
         Ok(spec)
+    }
+
+    /// Checks the parameters that depend on the sample rate the audio is
+    /// decoded at: frequencies below the Nyquist frequency, every mel band
+    /// holding at least one FFT bin, spectral contrast's octaves fitting
+    /// below Nyquist, each with a bin (librosa raises or warns on each).
+    /// Only the features the set computes are checked.
+    pub fn check_sample_rate(&self, sample_rate: u32, path: &[String]) -> Result<(), KeyError> {
+        let at = |k: &str| crate::spec::error::join_path(path, &[k.into()]);
+        let nyquist = sample_rate as f64 / 2.0;
+        let why =
+            format!("the Nyquist frequency is {nyquist} Hz at a sample rate of {sample_rate} Hz");
+        let wants = |f: FeatureName| self.features.contains(&f);
+        if wants(FeatureName::Mfcc) || wants(FeatureName::Melspectrogram) {
+            if self.fmin >= nyquist {
+                return Err(KeyError::new(
+                    &at("fmin"),
+                    format!(
+                        "fmin = {} Hz must be below the Nyquist frequency; {why}",
+                        self.fmin
+                    ),
+                ));
+            }
+            if let Some(fmax) = self.fmax.filter(|&f| f > nyquist) {
+                return Err(KeyError::new(
+                    &at("fmax"),
+                    format!("fmax = {fmax} Hz is above the Nyquist frequency; {why}"),
+                ));
+            }
+            let fmax = self.fmax.unwrap_or(nyquist);
+            let empty =
+                mel::empty_bands(sample_rate as f64, self.n_fft, self.n_mels, self.fmin, fmax);
+            if !empty.is_empty() {
+                let shown: Vec<String> = empty.iter().take(5).map(|b| b.to_string()).collect();
+                return Err(KeyError::new(
+                    &at("n_mels"),
+                    format!(
+                        "{} of the {} mel bands between {} and {fmax} Hz hold no FFT bin \
+                         (bands {}{}) and would be constant; use fewer mel bands, a larger \
+                         n_fft ({} Hz per bin now) or a wider fmin..fmax",
+                        empty.len(),
+                        self.n_mels,
+                        self.fmin,
+                        shown.join(", "),
+                        if empty.len() > 5 { ", …" } else { "" },
+                        sample_rate as f64 / self.n_fft as f64
+                    ),
+                ));
+            }
+        }
+        if wants(FeatureName::SpectralContrast) {
+            spectral::check_contrast(
+                sample_rate as f64,
+                self.n_fft,
+                self.contrast_fmin,
+                self.n_bands,
+            )
+            .map_err(|m| KeyError::new(&at("n_bands"), m))?;
+        }
+        Ok(())
     }
 
     /// Rows that feature `f` contributes to the feature matrix.
@@ -407,6 +597,15 @@ impl FeatureSetSpec {
         rows
     }
 }
+
+/// The largest FFT (and zero-crossing / RMS frame): 65536 samples is about
+/// 3 s at 22050 Hz, far beyond any music feature; larger sizes only exhaust memory.
+pub const MAX_N_FFT: usize = 65_536;
+/// Chroma bins: 120 is 10 cents per bin, finer than any tuning estimate.
+pub const MAX_N_CHROMA: usize = 120;
+/// Values per track (64 MB as f32): beyond it one track's vector, times the
+/// dataset, exhausts memory before any model sees it.
+pub const MAX_VALUES_PER_TRACK: usize = 1 << 24;
 
 /// Frames per range of the streaming extractor: 64 frames of a 2048-point
 /// power spectrum are 256 KB, so a range's spectrum stays in the core's L2

@@ -96,6 +96,50 @@ pub fn contrast(
 pub type PeakValley = (Vec<f64>, Vec<f64>);
 
 /// The per-frame part of contrast: (peak, valley), each (n_bands + 1) × frames.
+/// Spectral contrast's band edges: 0, fmin, 2·fmin, …, 2^n_bands·fmin.
+fn octave_edges(fmin: f64, n_bands: usize) -> Vec<f64> {
+    let mut octa = vec![0f64; n_bands + 2];
+    for (i, o) in octa.iter_mut().enumerate().skip(1) {
+        *o = fmin * 2f64.powi(i as i32 - 1);
+    }
+    octa
+}
+
+/// librosa's checks on the octave bands: every edge below Nyquist, every
+/// band holding at least one FFT bin (librosa fails on an empty one).
+fn check_octaves(
+    octa: &[f64],
+    freqs: &[f64],
+    sr: f64,
+    fmin: f64,
+    n_bands: usize,
+) -> Result<(), String> {
+    let n_bands_edges = &octa[..n_bands + 1];
+    if let Some(&f) = n_bands_edges.iter().find(|&&f| f >= 0.5 * sr) {
+        return Err(format!(
+            "spectral contrast: {n_bands} octave bands from contrast_fmin = {fmin} Hz reach \
+             {f} Hz, at or above the Nyquist frequency ({} Hz); lower n_bands or contrast_fmin",
+            0.5 * sr
+        ));
+    }
+    for k in 0..=n_bands {
+        let (lo, hi) = (octa[k], octa[k + 1]);
+        if !freqs.iter().any(|&f| f >= lo && f <= hi) {
+            return Err(format!(
+                "spectral contrast: band {k} ({lo}–{hi} Hz) holds no FFT bin; use a larger n_fft"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The octave-band checks of [`contrast_bands`], for validating an
+/// experiment before any audio is read.
+pub fn check_contrast(sr: f64, n_fft: usize, fmin: f64, n_bands: usize) -> Result<(), String> {
+    let octa = octave_edges(fmin, n_bands);
+    check_octaves(&octa, &fft_frequencies(sr, n_fft), sr, fmin, n_bands)
+}
+
 pub fn contrast_bands(
     s: &[f32],
     freqs: &[f64],
@@ -105,15 +149,8 @@ pub fn contrast_bands(
     n_bands: usize,
     quantile: f64,
 ) -> Result<PeakValley, String> {
-    let mut octa = vec![0f64; n_bands + 2];
-    for (i, o) in octa.iter_mut().enumerate().skip(1) {
-        *o = fmin * 2f64.powi(i as i32 - 1);
-    }
-    if octa[..n_bands + 1].iter().any(|&f| f >= 0.5 * sr) {
-        return Err(format!(
-            "spectral contrast: {n_bands} octave bands from {fmin} Hz exceed the Nyquist frequency"
-        ));
-    }
+    let octa = octave_edges(fmin, n_bands);
+    check_octaves(&octa, freqs, sr, fmin, n_bands)?;
     let bins = freqs.len();
     let mut peak = vec![0f64; (n_bands + 1) * frames];
     let mut valley = vec![0f64; (n_bands + 1) * frames];
@@ -121,11 +158,6 @@ pub fn contrast_bands(
         let (lo, hi) = (octa[k], octa[k + 1]);
         let mut band: Vec<bool> = freqs.iter().map(|&f| f >= lo && f <= hi).collect();
         let idx: Vec<usize> = (0..bins).filter(|&b| band[b]).collect();
-        if idx.is_empty() {
-            return Err(format!(
-                "spectral contrast: band {k} ({lo}–{hi} Hz) holds no FFT bin; use a larger n_fft"
-            ));
-        }
         if k > 0 && idx[0] > 0 {
             band[idx[0] - 1] = true;
         }

@@ -38,7 +38,7 @@ use super::{FitInput, Fitted, Representer};
 use crate::dsp::FeatureShape;
 use crate::spec::KeyError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ConvDim {
     #[serde(rename = "1d")]
     OneD,
@@ -46,10 +46,11 @@ pub enum ConvDim {
     TwoD,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConvParams {
     pub kind: String,
+    /// 1d: over frames, feature rows as channels; 2d: over the rows × frames image.
     #[serde(default = "d_conv")]
     pub conv: ConvDim,
     /// Output channels of each encoder stage; the decoder mirrors them.
@@ -58,12 +59,16 @@ pub struct ConvParams {
     /// Odd kernel length (1-D) or side (2-D).
     #[serde(default = "d_kernel")]
     pub kernel_size: usize,
+    /// Size of the latent code z.
     #[serde(default = "d_latent")]
     pub latent_dim: usize,
+    /// Activation after each convolution.
     #[serde(default = "d_act")]
     pub activation: Activation,
+    /// Reconstruction loss: mse, or bce for inputs in [0, 1].
     #[serde(default)]
     pub recon_loss: ReconLoss,
+    /// Epochs over which the KL weight rises linearly from 0 to 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kl_warmup: Option<usize>,
 }
@@ -84,6 +89,16 @@ fn d_act() -> Activation {
     Activation::Relu
 }
 
+/// Its own keys and the training keys.
+pub fn schema(gen: &mut schemars::SchemaGenerator) -> serde_json::Value {
+    let mut s = crate::spec::schema::object::<ConvParams>(gen);
+    crate::spec::schema::merge_properties(
+        &mut s,
+        &crate::spec::schema::object::<TrainingParams>(gen),
+    );
+    s
+}
+
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {
     let (training, rest) = TrainingParams::take(table, path)?;
     let p: ConvParams = crate::spec::typed_table(&rest, path)?;
@@ -91,6 +106,9 @@ pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer
     check_net(&p.channels, p.latent_dim, 0.0, path)?;
     if p.channels.is_empty() {
         return Err(KeyError::new(&at("channels"), "needs at least one stage"));
+    }
+    if p.kernel_size > 255 {
+        return Err(KeyError::new(&at("kernel_size"), "must be at most 255"));
     }
     if p.kernel_size % 2 == 0 {
         return Err(KeyError::new(

@@ -34,33 +34,44 @@ use super::{FitInput, Fitted, Representer};
 use crate::dsp::FeatureShape;
 use crate::spec::KeyError;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HybridParams {
     pub kind: String,
+    /// Size of the shared latent code z.
     #[serde(default = "d_latent")]
     pub latent_dim: usize,
+    /// Widths of the audio encoder; its decoder mirrors them.
     #[serde(default = "d_audio_hidden")]
     pub audio_hidden: Vec<usize>,
+    /// Widths of the lyrics encoder; its decoder mirrors them.
     #[serde(default = "d_lyrics_hidden")]
     pub lyrics_hidden: Vec<usize>,
+    /// Hidden-layer activation.
     #[serde(default = "d_act")]
     pub activation: Activation,
+    /// Dropout after each hidden layer, in [0, 1) (seeded).
     #[serde(default)]
     pub dropout: f64,
+    /// Normalisation before each activation: none, batch or layer.
     #[serde(default)]
     pub norm: NormKind,
+    /// Weight of the audio reconstruction term.
     #[serde(default = "d_one")]
     pub audio_weight: f64,
+    /// Weight of the lyrics reconstruction term.
     #[serde(default = "d_one")]
     pub lyrics_weight: f64,
+    /// Audio reconstruction loss: mse or bce.
     #[serde(default)]
     pub audio_loss: ReconLoss,
     /// TF-IDF rows lie in [0, 1]; "bce" suits them, "mse" suits embeddings.
     #[serde(default)]
     pub lyrics_loss: ReconLoss,
+    /// Weight of the KL term.
     #[serde(default = "d_one")]
     pub beta: f64,
+    /// Epochs over which the KL weight rises linearly from 0 to 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kl_warmup: Option<usize>,
 }
@@ -79,6 +90,16 @@ fn d_act() -> Activation {
 }
 fn d_one() -> f64 {
     1.0
+}
+
+/// Its own keys and the training keys.
+pub fn schema(gen: &mut schemars::SchemaGenerator) -> serde_json::Value {
+    let mut s = crate::spec::schema::object::<HybridParams>(gen);
+    crate::spec::schema::merge_properties(
+        &mut s,
+        &crate::spec::schema::object::<TrainingParams>(gen),
+    );
+    s
 }
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {

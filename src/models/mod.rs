@@ -165,7 +165,9 @@ pub trait Representer: Send + Sync {
     /// cache key leaves the seed out, so they are computed once.
     fn uses_seed(&self) -> bool;
     /// Whether the model can take a feature set of this audio shape (None:
-    /// no audio features), with or without a lyrics block.
+    /// no audio features), with or without a lyrics block. It must depend
+    /// only on the kind and on the shape's form (summary or sequence), not on
+    /// other parameters: a grid is sized from one variant per section.
     fn accepts(&self, audio: Option<FeatureShape>, has_text: bool) -> bool;
     /// What [`Representer::accepts`] asks for, in words, for the error when
     /// a feature set chosen by name does not fit.
@@ -192,17 +194,29 @@ pub trait Representer: Send + Sync {
 }
 
 type ParseFn = fn(&toml::Table, &[String]) -> Result<Box<dyn Representer>, KeyError>;
+/// The JSON Schema of the keys a kind takes (see [`crate::spec::schema`]).
+type SchemaFn = fn(&mut schemars::SchemaGenerator) -> serde_json::Value;
 
-/// kind, where it may be declared, parser.
-pub const REGISTRY: &[(&str, Group, ParseFn)] = &[
-    ("vae", Group::Model, vae::parse),
-    ("beta_vae", Group::Model, beta_vae::parse),
-    ("cvae", Group::Model, cvae::parse),
-    ("conv_vae", Group::Model, conv_vae::parse),
-    ("hybrid_vae", Group::Model, hybrid_vae::parse),
-    ("autoencoder", Group::Baseline, autoencoder::parse),
-    ("raw", Group::Baseline, raw::parse),
-    ("pca", Group::Baseline, pca::parse),
+/// kind, where it may be declared, parser, schema of its keys.
+pub const REGISTRY: &[(&str, Group, ParseFn, SchemaFn)] = &[
+    ("vae", Group::Model, vae::parse, vae::schema),
+    ("beta_vae", Group::Model, beta_vae::parse, beta_vae::schema),
+    ("cvae", Group::Model, cvae::parse, cvae::schema),
+    ("conv_vae", Group::Model, conv_vae::parse, conv_vae::schema),
+    (
+        "hybrid_vae",
+        Group::Model,
+        hybrid_vae::parse,
+        hybrid_vae::schema,
+    ),
+    (
+        "autoencoder",
+        Group::Baseline,
+        autoencoder::parse,
+        autoencoder::schema,
+    ),
+    ("raw", Group::Baseline, raw::parse, raw::schema),
+    ("pca", Group::Baseline, pca::parse, pca::schema),
 ];
 
 pub fn parse(
@@ -210,11 +224,11 @@ pub fn parse(
     table: &toml::Table,
     path: &[String],
 ) -> Result<Box<dyn Representer>, KeyError> {
-    let kinds: Vec<&str> = REGISTRY.iter().map(|(k, _, _)| *k).collect();
+    let kinds: Vec<&str> = REGISTRY.iter().map(|(k, _, _, _)| *k).collect();
     let kind = crate::spec::kind_of(table, path, &kinds)?;
-    let (_, home, parse) = REGISTRY
+    let (_, home, parse, _) = REGISTRY
         .iter()
-        .find(|(k, _, _)| *k == kind)
+        .find(|(k, _, _, _)| *k == kind)
         .expect("kind_of checked the kind");
     if *home != group {
         let section = if *home == Group::Model {
@@ -227,5 +241,9 @@ pub fn parse(
             format!("`{kind}` belongs under [{section}]"),
         ));
     }
+    // Unknown keys are named here, against the keys this kind takes: the
+    // kind's own parser sees only its own struct's keys, without the
+    // training keys it shares with the others.
+    crate::spec::schema::check_representation_keys(table, path, kind)?;
     parse(table, path)
 }

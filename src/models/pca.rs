@@ -11,10 +11,11 @@ use super::{FitInput, Fitted, Representer};
 use crate::dsp::FeatureShape;
 use crate::spec::KeyError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PcaParams {
     pub kind: String,
+    /// Principal components kept.
     #[serde(default = "d_components")]
     pub n_components: usize,
     /// Scale components to unit variance.
@@ -24,6 +25,10 @@ pub struct PcaParams {
 
 fn d_components() -> usize {
     16
+}
+
+pub fn schema(gen: &mut schemars::SchemaGenerator) -> serde_json::Value {
+    crate::spec::schema::object::<PcaParams>(gen)
 }
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {

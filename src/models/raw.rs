@@ -9,10 +9,14 @@ use super::{FitInput, Fitted, Representer};
 use crate::dsp::FeatureShape;
 use crate::spec::KeyError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawParams {
     pub kind: String,
+}
+
+pub fn schema(gen: &mut schemars::SchemaGenerator) -> serde_json::Value {
+    crate::spec::schema::object::<RawParams>(gen)
 }
 
 pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer>, KeyError> {

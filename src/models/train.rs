@@ -30,21 +30,28 @@ pub struct TrainConfig {
 
 /// The training keys every trained model accepts, parsed apart from the
 /// model's own keys so each model file declares only what is its own.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainingParams {
+    /// Training epochs.
     #[serde(default = "d_epochs")]
     pub epochs: usize,
+    /// Tracks per minibatch.
     #[serde(default = "d_batch")]
     pub batch_size: usize,
+    /// AdamW learning rate.
     #[serde(default = "d_lr")]
     pub lr: f64,
+    /// AdamW decoupled weight decay.
     #[serde(default)]
     pub weight_decay: f64,
+    /// Clip the global gradient norm to this value (absent: no clipping).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grad_clip: Option<f64>,
+    /// Fraction of tracks held out to record a validation loss each epoch, in [0, 0.9).
     #[serde(default)]
     pub validation_split: f64,
+    /// Stop after this many epochs without a better validation loss, keeping the best weights (needs validation_split).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<usize>,
 }

@@ -68,23 +68,29 @@ impl Variant {
 }
 
 /// Every key of the family; [`Variant::own_keys`] says which kind takes which.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DenseParams {
     pub kind: String,
+    /// Size of the latent code z.
     #[serde(default = "d_latent")]
     pub latent_dim: usize,
     /// Widths of the encoder's hidden layers; the decoder mirrors them.
     #[serde(default = "d_hidden")]
     pub hidden: Vec<usize>,
+    /// Hidden-layer activation.
     #[serde(default = "d_act")]
     pub activation: Activation,
+    /// Dropout after each hidden layer, in [0, 1) (seeded).
     #[serde(default)]
     pub dropout: f64,
+    /// Normalisation before each activation: none, batch or layer.
     #[serde(default)]
     pub norm: NormKind,
+    /// Reconstruction loss: mse, or bce for inputs in [0, 1].
     #[serde(default)]
     pub recon_loss: ReconLoss,
+    /// Weight of the KL term (beta_vae: 4, cvae: 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta: Option<f64>,
     /// Epochs over which the KL weight rises linearly from 0.
@@ -93,8 +99,10 @@ pub struct DenseParams {
     /// Burgess et al.'s capacity C, in nats, reached after `capacity_epochs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_max: Option<f64>,
+    /// Weight of |KL − C| in the capacity schedule (default 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gamma: Option<f64>,
+    /// Epochs over which C rises to capacity_max (default: all epochs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_epochs: Option<usize>,
     /// The categorical column a `cvae` is conditioned on.
@@ -121,6 +129,34 @@ pub fn parse(table: &toml::Table, path: &[String]) -> Result<Box<dyn Representer
     parse_variant(table, path, Variant::Vae)
 }
 
+pub fn schema(gen: &mut schemars::SchemaGenerator) -> serde_json::Value {
+    schema_of(Variant::Vae, gen)
+}
+
+/// The keys a member of the family takes: the network keys every member
+/// shares, its own ([`Variant::own_keys`]) and the training keys.
+pub fn schema_of(variant: Variant, gen: &mut schemars::SchemaGenerator) -> serde_json::Value {
+    let mut s = crate::spec::schema::object::<DenseParams>(gen);
+    crate::spec::schema::retain_properties(&mut s, |k| {
+        !OPTIONAL_KEYS.contains(&k) || variant.own_keys().contains(&k)
+    });
+    crate::spec::schema::merge_properties(
+        &mut s,
+        &crate::spec::schema::object::<TrainingParams>(gen),
+    );
+    s
+}
+
+/// The keys of [`DenseParams`] that only some members take.
+const OPTIONAL_KEYS: &[&str] = &[
+    "beta",
+    "kl_warmup",
+    "capacity_max",
+    "gamma",
+    "capacity_epochs",
+    "condition",
+];
+
 pub fn parse_variant(
     table: &toml::Table,
     path: &[String],
@@ -129,6 +165,8 @@ pub fn parse_variant(
     let (training, rest) = TrainingParams::take(table, path)?;
     let mut p: DenseParams = crate::spec::typed_table(&rest, path)?;
     let at = |k: &str| crate::spec::error::join_path(path, &[k.into()]);
+    // Also checked against the schema in `models::parse`; kept here for
+    // callers that parse a variant directly.
     let given = [
         ("beta", p.beta.is_some()),
         ("kl_warmup", p.kl_warmup.is_some()),
@@ -210,6 +248,11 @@ pub fn parse_variant(
     }))
 }
 
+/// The widest layer (and latent) a network may have: a width of 65536 on a
+/// 1000-column input is already 65 M weights; a larger one is a typo that
+/// would end the process on a failed allocation rather than with an error.
+pub const MAX_WIDTH: usize = 65_536;
+
 /// Checks shared by every network's shape keys.
 pub fn check_net(
     hidden: &[usize],
@@ -221,10 +264,22 @@ pub fn check_net(
     if latent_dim == 0 {
         return Err(KeyError::new(&at("latent_dim"), "must be at least 1"));
     }
+    if latent_dim > MAX_WIDTH {
+        return Err(KeyError::new(
+            &at("latent_dim"),
+            format!("must be at most {MAX_WIDTH}"),
+        ));
+    }
     if hidden.contains(&0) {
         return Err(KeyError::new(
             &at("hidden"),
             "layer widths must be positive",
+        ));
+    }
+    if hidden.iter().any(|&w| w > MAX_WIDTH) {
+        return Err(KeyError::new(
+            &at("hidden"),
+            format!("layer widths must be at most {MAX_WIDTH}"),
         ));
     }
     if !(0.0..1.0).contains(&dropout) {

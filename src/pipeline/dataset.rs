@@ -9,6 +9,7 @@ use anyhow::Result;
 use rayon::prelude::*;
 
 use crate::cache::{hash_file, Key, KeyBuilder, Store};
+use crate::cluster::metrics;
 use crate::data::{folders, manifest, precomputed, synthetic, DatasetSpec, Track};
 
 pub struct ResolvedDataset {
@@ -137,14 +138,21 @@ impl ResolvedDataset {
             .collect()
     }
 
+    /// Each track's class index, or [`metrics::UNLABELLED`] for a track
+    /// without a label; None when no track has one.
     pub fn label_index(&self) -> Option<Vec<usize>> {
-        self.tracks
-            .iter()
-            .map(|t| {
-                t.label
-                    .as_ref()
-                    .map(|l| self.classes.binary_search(l).unwrap())
-            })
-            .collect()
+        if self.classes.is_empty() {
+            return None;
+        }
+        Some(
+            self.tracks
+                .iter()
+                .map(|t| {
+                    t.label.as_ref().map_or(metrics::UNLABELLED, |l| {
+                        self.classes.binary_search(l).unwrap()
+                    })
+                })
+                .collect(),
+        )
     }
 }

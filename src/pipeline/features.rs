@@ -45,6 +45,30 @@ pub struct FeatureMatrix {
     pub scaling: Option<super::scaling::Scaling>,
 }
 
+impl FeatureMatrix {
+    /// A warning when every row is the same (e.g. DSP settings that flatten
+    /// every track to one vector): the cells still run, but no clustering or
+    /// score of such a matrix says anything about the tracks.
+    pub fn degenerate_warning(&self, label: &str) -> Option<String> {
+        let first = self.x.rows().into_iter().next()?;
+        let all_same = self.x.nrows() >= 2 && self.x.rows().into_iter().all(|r| r == first);
+        all_same.then(|| {
+            format!(
+                "feature set `{label}`: all {} {} have identical features ({} columns), so \
+                 every cell on it clusters indistinguishable points and its scores are \
+                 meaningless; check the feature parameters against the audio",
+                self.x.nrows(),
+                if self.windows.is_some() {
+                    "windows"
+                } else {
+                    "tracks"
+                },
+                self.x.ncols()
+            )
+        })
+    }
+}
+
 /// Whether a feature set's missing tracks are extracted (a normal run) or
 /// reported missing (a report job, which computes nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -264,6 +264,11 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
             None => {}
         }
     }
+    for (label, m) in &matrices {
+        if let Some(w) = m.as_ref().ok().and_then(|m| m.degenerate_warning(label)) {
+            warnings.push(w);
+        }
+    }
 
     // Cluster and score every cell.
     let truth_all = ws.data.label_index();
@@ -650,6 +655,14 @@ fn cell_result(
                     .map(|(k, s)| (k, s.value))
                     .collect::<BTreeMap<String, Option<f64>>>()
             };
+            // Noise-excluded scores on zero points (all noise) are
+            // undefined too, and say why.
+            for (name, s) in card.noise_excluded.iter().flatten() {
+                if let Some(r) = &s.reason {
+                    res.undefined
+                        .insert(format!("noise_excluded.{name}"), r.clone());
+                }
+            }
             res.noise_excluded = values(card.noise_excluded);
             res.control = values(card.control);
         }

@@ -465,12 +465,7 @@ fn context(
         cells,
         dataset: esc(&rec.dataset.description),
         tracks: rec.dataset.tracks,
-        classes: rec
-            .dataset
-            .classes
-            .iter()
-            .map(|c| (esc(&c.name), c.tracks))
-            .collect(),
+        classes: class_rows(rec, esc),
         skipped: rec
             .dataset
             .skipped
@@ -755,13 +750,10 @@ fn listening_rows(
         .collect()
 }
 
-/// Renders (Markdown, HTML).
-pub fn render(
-    rec: &RunRecord,
-    templates: Option<&Path>,
-    figures: &[Figure],
-    listening: &[ListenSet],
-) -> Result<(String, String)> {
+/// The report templates, read and parsed: the built-in ones, or a user's
+/// folder's. Called before a run computes anything, so that a missing or
+/// broken template is not found only after all the computing.
+pub fn load_templates(templates: Option<&Path>) -> Result<tera::Tera> {
     let (md_src, html_src) = match templates {
         Some(dir) => (
             std::fs::read_to_string(dir.join("report.md"))
@@ -776,6 +768,17 @@ pub fn render(
         .map_err(|e| anyhow::anyhow!("report.md template: {e}"))?;
     tera.add_raw_template("report.html", &html_src)
         .map_err(|e| anyhow::anyhow!("report.html template: {e}"))?;
+    Ok(tera)
+}
+
+/// Renders (Markdown, HTML).
+pub fn render(
+    rec: &RunRecord,
+    templates: Option<&Path>,
+    figures: &[Figure],
+    listening: &[ListenSet],
+) -> Result<(String, String)> {
+    let tera = load_templates(templates)?;
     // Figures: the Markdown links figures/NAME.svg, the HTML inlines the SVG
     // (plotters escapes every text it draws, so inlining is safe). `figures`
     // holds them all; `figures_<section>` those of one report section.
@@ -812,4 +815,28 @@ pub fn render(
         .render("report.html", &html_ctx)
         .map_err(|e| anyhow::anyhow!("rendering report.html: {e}"))?;
     Ok((md, html))
+}
+
+/// The class table's rows; tracks without a label (in a partly labelled
+/// dataset) get a row of their own, saying how they were scored.
+fn class_rows(rec: &RunRecord, esc: &dyn Fn(&str) -> String) -> Vec<(String, usize)> {
+    let mut rows: Vec<(String, usize)> = rec
+        .dataset
+        .classes
+        .iter()
+        .map(|c| (esc(&c.name), c.tracks))
+        .collect();
+    let unlabelled = rec
+        .dataset
+        .track_labels
+        .iter()
+        .filter(|l| l.is_none())
+        .count();
+    if !rows.is_empty() && unlabelled > 0 {
+        rows.push((
+            "(no label: clustered, left out of the external metrics)".into(),
+            unlabelled,
+        ));
+    }
+    rows
 }

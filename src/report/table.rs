@@ -2,9 +2,8 @@
 //! for pandas/polars users, and the aggregation over seeds for the report.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use polars::prelude::*;
 
 use super::results::{CellStatus, RunRecord};
@@ -141,18 +140,16 @@ pub fn dataframe(rec: &RunRecord) -> Result<DataFrame> {
     Ok(DataFrame::new_infer_height(cols)?)
 }
 
-pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
+pub fn csv_bytes(df: &mut DataFrame) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     CsvWriter::new(&mut buf).include_header(true).finish(df)?;
-    crate::cache::write_atomic(path, &buf)
-        .with_context(|| format!("cannot write {}", path.display()))
+    Ok(buf)
 }
 
-pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+pub fn parquet_bytes(df: &mut DataFrame) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     ParquetWriter::new(&mut buf).finish(df)?;
-    crate::cache::write_atomic(path, &buf)
-        .with_context(|| format!("cannot write {}", path.display()))
+    Ok(buf)
 }
 
 /// Mean ± std (population) and count of a metric over the seeds of one

@@ -31,32 +31,77 @@ impl Variant {
     }
 }
 
-/// Expands the sweeps of one section (`path` is its dotted location, for errors).
-pub fn expand(table: &toml::Table, path: &[String]) -> Result<Vec<Variant>, KeyError> {
-    let mut axes: Vec<(String, Vec<toml::Value>)> = Vec::new();
-    for (key, value) in table {
-        if let Some(values) = sweep_values(value, &child(path, key))? {
-            axes.push((key.clone(), values));
-        }
-    }
-    let mut variants = vec![Variant {
-        table: table.clone(),
-        swept: Vec::new(),
-    }];
-    for (key, values) in &axes {
-        let mut next = Vec::with_capacity(variants.len() * values.len());
-        for v in &variants {
-            for value in values {
-                let mut table = v.table.clone();
-                table.insert(key.clone(), value.clone());
-                let mut swept = v.swept.clone();
-                swept.push((key.clone(), value.clone()));
-                next.push(Variant { table, swept });
+/// The sweeps of one section, not yet expanded: variants are made one at a
+/// time ([`Grid::iter`]), so a huge grid can be counted ([`Grid::len`])
+/// and refused without ever being held in memory.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    base: toml::Table,
+    /// Swept keys and their values, in key order; the last varies fastest.
+    axes: Vec<(String, Vec<toml::Value>)>,
+}
+
+impl Grid {
+    /// Reads and checks the sweeps of a section (`path` is its dotted
+    /// location, for errors). Linear in the number of swept values.
+    pub fn new(table: &toml::Table, path: &[String]) -> Result<Grid, KeyError> {
+        let mut axes = Vec::new();
+        for (key, value) in table {
+            if let Some(values) = sweep_values(value, &child(path, key))? {
+                axes.push((key.clone(), values));
             }
         }
-        variants = next;
+        Ok(Grid {
+            base: table.clone(),
+            axes,
+        })
     }
-    Ok(variants)
+
+    /// The number of variants (the product of the sweep lengths),
+    /// saturating rather than overflowing.
+    pub fn len(&self) -> u128 {
+        self.axes
+            .iter()
+            .fold(1u128, |n, (_, v)| n.saturating_mul(v.len() as u128))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The variants in order: the first swept key varies slowest.
+    pub fn iter(&self) -> impl Iterator<Item = Variant> + '_ {
+        let lens: Vec<usize> = self.axes.iter().map(|(_, v)| v.len()).collect();
+        let mut digits = vec![0usize; lens.len()];
+        let mut done = false;
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let mut table = self.base.clone();
+            let mut swept = Vec::with_capacity(self.axes.len());
+            for ((key, values), &d) in self.axes.iter().zip(&digits) {
+                table.insert(key.clone(), values[d].clone());
+                swept.push((key.clone(), values[d].clone()));
+            }
+            // Odometer step: the last axis turns fastest.
+            done = true;
+            for i in (0..digits.len()).rev() {
+                digits[i] += 1;
+                if digits[i] < lens[i] {
+                    done = false;
+                    break;
+                }
+                digits[i] = 0;
+            }
+            Some(Variant { table, swept })
+        })
+    }
+}
+
+/// Expands the sweeps of one section (`path` is its dotted location, for errors).
+pub fn expand(table: &toml::Table, path: &[String]) -> Result<Vec<Variant>, KeyError> {
+    Ok(Grid::new(table, path)?.iter().collect())
 }
 
 /// `Some(values)` when `value` is a sweep, checking its form.
@@ -99,15 +144,19 @@ fn sweep_values(
             "`sweep` is empty: give at least one value",
         ));
     }
-    for (i, a) in values.iter().enumerate() {
-        if values[..i].contains(a) {
-            return Err(KeyError::new(
-                path,
-                format!("`sweep` lists {} twice", compact(a)),
-            ));
-        }
+    // Duplicates are found by the value's cell-id rendering, which also
+    // catches two distinct values (1 and "1") that would give one id.
+    let mut seen = std::collections::HashSet::with_capacity(values.len());
+    for a in values {
         if a.as_table().is_some_and(|t| t.contains_key("sweep")) {
             return Err(KeyError::new(path, "sweeps cannot be nested"));
+        }
+        let label = compact(a);
+        if !seen.insert(label.clone()) {
+            return Err(KeyError::new(
+                path,
+                format!("`sweep` lists {label} twice (cell ids would repeat)"),
+            ));
         }
     }
     Ok(Some(values.clone()))
@@ -182,6 +231,38 @@ mod tests {
     }
 
     #[test]
+    fn grids_count_without_expanding_and_iterate_in_order() {
+        let t = table("a = { sweep = [1, 2, 3] }\nb = { sweep = [\"x\", \"y\"] }");
+        let g = Grid::new(&t, &[]).unwrap();
+        assert_eq!(g.len(), 6);
+        let labels: Vec<String> = g.iter().map(|v| v.label("m")).collect();
+        assert_eq!(labels[0], "m[a=1,b=x]");
+        assert_eq!(labels[1], "m[a=1,b=y]");
+        assert_eq!(labels[5], "m[a=3,b=y]");
+        assert_eq!(labels.len(), 6);
+        // No sweep: one variant, the table itself.
+        let g = Grid::new(&table("a = 1"), &[]).unwrap();
+        assert_eq!((g.len(), g.iter().count()), (1, 1));
+        // Huge products saturate instead of overflowing.
+        let big: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+        let src: String = (0..20)
+            .map(|k| format!("k{k} = {{ sweep = [{}] }}\n", big.join(",")))
+            .collect();
+        assert_eq!(Grid::new(&table(&src), &[]).unwrap().len(), u128::MAX);
+    }
+
+    #[test]
+    fn a_long_sweep_is_checked_in_linear_time() {
+        // 200 000 distinct values: the old pairwise duplicate check took
+        // minutes here; a linear one takes well under a second.
+        let vals: Vec<String> = (0..200_000).map(|i| i.to_string()).collect();
+        let t = table(&format!("latent_dim = {{ sweep = [{}] }}", vals.join(",")));
+        let started = std::time::Instant::now();
+        assert_eq!(Grid::new(&t, &[]).unwrap().len(), 200_000);
+        assert!(started.elapsed().as_secs_f64() < 5.0);
+    }
+
+    #[test]
     fn malformed_sweeps_are_errors() {
         let p = vec!["models".to_string(), "vae".to_string()];
         for (src, needle) in [
@@ -189,6 +270,7 @@ mod tests {
             ("beta = { sweep = [] }", "empty"),
             ("beta = { sweep = [1, 1] }", "twice"),
             ("beta = { sweep = [1], step = 2 }", "only `sweep`"),
+            ("beta = { sweep = [1, \"1\"] }", "twice"),
         ] {
             let e = expand(&table(src), &p).unwrap_err();
             assert!(e.message.contains(needle), "{src}: {}", e.message);

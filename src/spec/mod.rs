@@ -3,6 +3,8 @@
 
 pub mod error;
 pub mod grid;
+mod grid_size;
+pub mod schema;
 pub mod source;
 pub mod suggest;
 
@@ -21,11 +23,12 @@ use crate::models::{self, Representer};
 pub use error::{KeyError, SpecError};
 use source::Sources;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentSection {
     /// Names the report folder (`reports/<name>/`).
     pub name: String,
+    /// Shown at the top of the report.
     #[serde(default)]
     pub description: String,
     /// Every cell runs once per seed.
@@ -38,19 +41,32 @@ pub struct ExperimentSection {
     /// directory. Default `.vaerun-cache`.
     #[serde(default)]
     pub cache_dir: Option<PathBuf>,
-    /// Worker threads for parallel stages (0 = all cores).
+    /// Worker threads for parallel stages (0 = all cores). A cap: more than
+    /// the cores available is reduced to them, with a warning.
     #[serde(default)]
     pub threads: usize,
+    /// The most cells the grid may expand to; a larger grid is refused
+    /// unless this is raised or the command is given `--yes`.
+    #[serde(default = "default_max_cells")]
+    pub max_cells: usize,
 }
 
 fn default_seeds() -> Vec<u64> {
     vec![0]
 }
+/// Large enough for any study one machine finishes in a day, small enough
+/// that a typo in a sweep (a range of a million values) is caught.
+pub const DEFAULT_MAX_CELLS: usize = 10_000;
+fn default_max_cells() -> usize {
+    DEFAULT_MAX_CELLS
+}
+/// The longest file name most file systems accept (ext4, XFS, APFS, NTFS: 255).
+const MAX_NAME_BYTES: usize = 255;
 fn default_device() -> String {
     "cpu".into()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSection {
     /// Metric names to compute; default all that apply.
@@ -66,9 +82,10 @@ impl Default for MetricsSection {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportSection {
+    /// The report's title (default: the experiment name).
     #[serde(default)]
     pub title: Option<String>,
     /// Metric that orders the leaderboard; default NMI when labels exist,
@@ -151,7 +168,7 @@ struct RawSpec {
 /// Where the work runs: never what it computes. Nothing here enters a cache
 /// key or a cell id, so one experiment file runs unchanged on a laptop and
 /// on a cluster (whose defaults can live in `RUNNER_EXECUTOR__SLURM__*`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutorSection {
     /// `runner submit`'s SLURM settings.
@@ -204,6 +221,25 @@ pub struct Cell {
     pub seed: u64,
 }
 
+/// How an experiment is loaded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Expand a grid larger than `experiment.max_cells` (the command
+    /// line's `--yes`). Commands that compute nothing (`report`) set it too.
+    pub allow_large_grid: bool,
+}
+
+/// How many representations a run fits: one per (feature set,
+/// representation, seed), or per (feature set, representation) for the
+/// deterministic ones; every clusterer of a cell reuses its fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FitCount {
+    /// Seeded, trained fits (the VAE family and the autoencoder).
+    pub trained: usize,
+    /// Deterministic fits, shared by every seed (PCA, raw).
+    pub deterministic: usize,
+}
+
 /// A loaded, validated and expanded experiment.
 pub struct Experiment {
     pub file: PathBuf,
@@ -219,6 +255,8 @@ pub struct Experiment {
     /// The configuration as resolved (file, then environment, then `--set`):
     /// what `runner submit` freezes for its tasks.
     pub resolved: toml::Value,
+    /// Things that are allowed but probably not meant (printed by the CLI).
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Experiment {
@@ -237,14 +275,49 @@ impl std::fmt::Debug for Experiment {
 impl Experiment {
     /// Loads `file`, applies `RUNNER_*` variables and `--set` overrides,
     /// validates every section and expands the grid.
+    /// A grid larger than `experiment.max_cells` is an error here; see
+    /// [`Experiment::load_with`].
     pub fn load(file: &Path, overrides: &[String]) -> Result<Experiment, SpecError> {
+        Self::load_with(file, overrides, LoadOptions::default())
+    }
+
+    pub fn load_with(
+        file: &Path,
+        overrides: &[String],
+        options: LoadOptions,
+    ) -> Result<Experiment, SpecError> {
         let (sources, merged) = Sources::load(file, overrides)?;
-        build(&sources, merged.clone())
+        build(&sources, merged.clone(), options)
             .map(|exp| Experiment {
                 resolved: merged,
                 ..exp
             })
             .map_err(|e| sources.error(e))
+    }
+
+    /// The worker threads to use: `threads`, capped at the cores this
+    /// process may run on (0 = all of them), and a warning when it was capped.
+    pub fn worker_threads(&self) -> (usize, Option<String>) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cap_threads(self.experiment.threads, cores)
+    }
+
+    /// The distinct representation fits the cells need (before the cache).
+    pub fn fits(&self) -> FitCount {
+        let mut trained = std::collections::HashSet::new();
+        let mut deterministic = std::collections::HashSet::new();
+        for c in &self.cells {
+            let pair = (c.features.label.as_str(), c.repr.label.as_str());
+            if c.repr.repr.uses_seed() {
+                trained.insert((pair, c.seed));
+            } else {
+                deterministic.insert(pair);
+            }
+        }
+        FitCount {
+            trained: trained.len(),
+            deterministic: deterministic.len(),
+        }
     }
 
     pub fn cache_dir(&self) -> PathBuf {
@@ -262,6 +335,14 @@ impl Experiment {
 /// Deserialises `value` into `T`, reporting the exact key that failed
 /// (relative to `path`) and suggesting the nearest key for a typo.
 pub fn typed<T: DeserializeOwned>(value: toml::Value, path: &[String]) -> Result<T, KeyError> {
+    // TOML can spell nan and inf; no parameter here means anything by them,
+    // and NaN slips past every range check (all comparisons are false).
+    if let Some((at, v)) = first_non_finite(&value) {
+        return Err(KeyError::new(
+            &error::join_path(path, &at),
+            format!("expected a finite number, found {v}"),
+        ));
+    }
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let mut full = path.to_vec();
         for seg in e.path().iter() {
@@ -288,6 +369,40 @@ pub fn typed<T: DeserializeOwned>(value: toml::Value, path: &[String]) -> Result
             message: tidy_message(&message),
         }
     })
+}
+
+/// The path (below `value`) and value of the first NaN or infinity.
+fn first_non_finite(value: &toml::Value) -> Option<(Vec<String>, f64)> {
+    match value {
+        toml::Value::Float(f) if !f.is_finite() => Some((Vec::new(), *f)),
+        toml::Value::Array(a) => a.iter().enumerate().find_map(|(i, v)| {
+            first_non_finite(v).map(|(mut p, f)| {
+                p.insert(0, i.to_string());
+                (p, f)
+            })
+        }),
+        toml::Value::Table(t) => t.iter().find_map(|(k, v)| {
+            first_non_finite(v).map(|(mut p, f)| {
+                p.insert(0, k.clone());
+                (p, f)
+            })
+        }),
+        _ => None,
+    }
+}
+
+/// `threads` capped at `cores` (0 = all cores), with a warning when capped.
+pub fn cap_threads(requested: usize, cores: usize) -> (usize, Option<String>) {
+    match requested {
+        0 => (cores, None),
+        n if n <= cores => (n, None),
+        n => (
+            cores,
+            Some(format!(
+                "experiment.threads = {n} exceeds the {cores} core(s) available; using {cores}"
+            )),
+        ),
+    }
 }
 
 /// Deserialises a section's table into its typed parameters (see [`typed`]).
@@ -354,7 +469,11 @@ fn p(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
-fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError> {
+fn build(
+    sources: &Sources,
+    merged: toml::Value,
+    options: LoadOptions,
+) -> Result<Experiment, KeyError> {
     let raw: RawSpec = typed(merged, &[]).map_err(|mut e| {
         if let Some(field) = e
             .message
@@ -366,23 +485,8 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
         e
     })?;
     let _ = sources;
-    if raw.experiment.seeds.is_empty() {
-        return Err(KeyError::at(
-            &["experiment", "seeds"],
-            "give at least one seed",
-        ));
-    }
-    if raw.experiment.name.trim().is_empty()
-        || raw.experiment.name.contains(['/', '\\'])
-        || raw.experiment.name.starts_with('.')
-    {
-        return Err(KeyError::at(
-            &["experiment", "name"],
-            "must be a plain folder name (no slashes, not starting with a dot)",
-        ));
-    }
-    crate::models::device::parse_device(&raw.experiment.device)
-        .map_err(|m| KeyError::at(&["experiment", "device"], m))?;
+    check_experiment(&raw.experiment)?;
+    check_report(&raw.report)?;
     let dataset = DatasetSpec::parse(&raw.dataset, &p(&["dataset"]))?;
 
     if raw.features.is_empty() {
@@ -391,6 +495,25 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
             "declare at least one feature set, e.g. [features.mfcc]",
         ));
     }
+    for (section, names) in [
+        ("features", raw.features.keys()),
+        ("models", raw.models.keys()),
+        ("baselines", raw.baselines.keys()),
+        ("clusterers", raw.clusterers.keys()),
+    ] {
+        for name in names {
+            check_section_name(section, name)?;
+        }
+    }
+    if !options.allow_large_grid {
+        grid_size::check(&raw)?;
+    }
+    // DSP parameters are checked against the rate the audio is decoded at;
+    // a precomputed dataset has no audio, and ignores them.
+    let sample_rate = match &dataset {
+        DatasetSpec::Precomputed(_) => None,
+        d => Some(d.decode_params().sample_rate),
+    };
     let mut feature_sets = Vec::new();
     for (name, table) in &raw.features {
         let path = p(&["features", name]);
@@ -406,6 +529,9 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
                 ),
                 _ => v.label(name),
             };
+            if let Some(sr) = sample_rate {
+                spec.check_sample_rate(sr, &path)?;
+            }
             feature_sets.push(Arc::new(FeatureVariant {
                 name: name.clone(),
                 label,
@@ -472,6 +598,18 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
         }
     }
 
+    if raw.metrics.include.is_empty() {
+        return Err(KeyError::at(
+            &["metrics", "include"],
+            "list at least one metric (or leave `include` out for all of them)",
+        ));
+    }
+    if let Some(i) = first_repeat(&raw.metrics.include) {
+        return Err(KeyError::at(
+            &["metrics", "include", &i.to_string()],
+            format!("`{}` is listed twice", raw.metrics.include[i]),
+        ));
+    }
     raw.executor
         .slurm
         .check()
@@ -489,14 +627,17 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
             ));
         }
     }
-    if let Err((key, message)) = raw.report.projection.validate() {
-        return Err(KeyError::at(&["report", "projection", key], message));
-    }
     if let Some(s) = &raw.report.sort_by {
         if !cluster::metrics::ALL_METRICS.contains(&s.as_str()) {
             return Err(KeyError::at(
                 &["report", "sort_by"],
                 format!("unknown metric `{s}`"),
+            ));
+        }
+        if !raw.metrics.include.contains(s) {
+            return Err(KeyError::at(
+                &["report", "sort_by"],
+                format!("`{s}` is not computed: add it to metrics.include"),
             ));
         }
     }
@@ -552,6 +693,22 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
             "no representation accepts any declared feature set",
         ));
     }
+    // Ids name results, cache entries and `--cell`: two cells with one id
+    // would overwrite each other's results.
+    let mut ids = std::collections::HashSet::with_capacity(cells.len());
+    if let Some(dup) = cells.iter().find(|c| !ids.insert(c.id.as_str())) {
+        return Err(KeyError::at(
+            &["experiment"],
+            format!("two cells have the id `{}`; rename a section", dup.id),
+        ));
+    }
+    let warnings = cap_threads(
+        raw.experiment.threads,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    )
+    .1
+    .into_iter()
+    .collect();
     check_report_names(&raw.report, &clusterers, &cells)?;
 
     Ok(Experiment {
@@ -565,8 +722,102 @@ fn build(sources: &Sources, merged: toml::Value) -> Result<Experiment, KeyError>
         report: raw.report,
         executor: raw.executor,
         cells,
+        warnings,
         resolved: toml::Value::Table(Default::default()),
     })
+}
+
+/// `[experiment]`: what serde cannot check.
+fn check_experiment(e: &ExperimentSection) -> Result<(), KeyError> {
+    if e.seeds.is_empty() {
+        return Err(KeyError::at(
+            &["experiment", "seeds"],
+            "give at least one seed",
+        ));
+    }
+    // A repeated seed repeats its cells under the same id, and counts one
+    // run twice in every mean ± std.
+    let mut seen = std::collections::HashMap::new();
+    for (i, s) in e.seeds.iter().enumerate() {
+        if let Some(first) = seen.insert(*s, i) {
+            return Err(KeyError::at(
+                &["experiment", "seeds"],
+                format!("seed {s} is listed twice (entries {first} and {i}); seeds must differ"),
+            ));
+        }
+    }
+    let name = &e.name;
+    if name.trim().is_empty()
+        || name.contains(['/', '\\'])
+        || name.starts_with('.')
+        || name.chars().any(char::is_control)
+    {
+        return Err(KeyError::at(
+            &["experiment", "name"],
+            "must be a plain folder name (no slashes or control characters, not starting with a dot)",
+        ));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(KeyError::at(
+            &["experiment", "name"],
+            format!(
+                "is {} bytes long; a folder name may have at most {MAX_NAME_BYTES}",
+                name.len()
+            ),
+        ));
+    }
+    crate::models::device::parse_device(&e.device)
+        .map_err(|m| KeyError::at(&["experiment", "device"], m))?;
+    check_path(&["experiment", "cache_dir"], e.cache_dir.as_deref())?;
+    if e.max_cells == 0 {
+        return Err(KeyError::at(
+            &["experiment", "max_cells"],
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// `[report]`: paths and projection settings.
+fn check_report(r: &ReportSection) -> Result<(), KeyError> {
+    check_path(&["report", "out_dir"], Some(r.out_dir.as_path()))?;
+    check_path(&["report", "templates"], r.templates.as_deref())?;
+    r.projection
+        .validate()
+        .map_err(|(key, m)| KeyError::at(&["report", "projection", key], m))
+}
+
+/// An empty path would silently mean the working directory.
+pub fn check_path(key: &[&str], path: Option<&Path>) -> Result<(), KeyError> {
+    match path {
+        Some(p) if p.as_os_str().is_empty() => Err(KeyError::at(
+            key,
+            "is empty; give a folder (an empty path would mean the working directory)",
+        )),
+        Some(p) if p.to_string_lossy().contains('\0') => {
+            Err(KeyError::at(key, "contains a NUL character"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Section names become parts of cell ids (`features/model[k=v]/clusterer/seed=N`),
+/// so the characters that structure an id are not allowed in them.
+fn check_section_name(section: &str, name: &str) -> Result<(), KeyError> {
+    let bad = name
+        .chars()
+        .find(|c| matches!(c, '/' | '[' | ']' | ',' | '=') || c.is_whitespace() || c.is_control());
+    if name.is_empty() || bad.is_some() {
+        return Err(KeyError::at(
+            &[section, name],
+            format!(
+                "`{}` cannot name a section: names are parts of cell ids, so they may not be \
+                 empty or hold spaces or any of / [ ] , =",
+                name.escape_debug()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `report.projection_clusterer` names a clusterer, and every
@@ -604,6 +855,11 @@ fn check_report_names(
         }
     }
     Ok(())
+}
+
+/// The index of the first element that repeats an earlier one.
+pub fn first_repeat<T: PartialEq>(items: &[T]) -> Option<usize> {
+    (1..items.len()).find(|&i| items[..i].contains(&items[i]))
 }
 
 /// What a feature set holds, in words, for error messages.
@@ -650,6 +906,18 @@ fn take_feature_selector(
             ))
         }
     };
+    if names.is_empty() {
+        return Err(KeyError::new(
+            &kpath,
+            "lists no feature set; name one, or leave `features` out for every compatible one",
+        ));
+    }
+    if let Some(i) = first_repeat(&names) {
+        return Err(KeyError::new(
+            &kpath,
+            format!("`{}` is listed twice", names[i]),
+        ));
+    }
     for n in &names {
         if !declared.contains_key(n) {
             let hint = suggest::nearest(n, declared.keys().map(String::as_str))

@@ -44,7 +44,9 @@ impl Sources {
         })?;
 
         let mut parsed_overrides = Vec::new();
-        let mut figment = Figment::new().merge(Toml::file_exact(file));
+        // The text already read, not the file again: a pipe (/dev/stdin)
+        // can be read only once.
+        let mut figment = Figment::new().merge(Toml::string(&text));
         let env: Vec<(String, String)> = std::env::vars()
             .filter_map(|(k, v)| {
                 let rest = k.strip_prefix(ENV_PREFIX)?;

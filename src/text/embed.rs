@@ -13,7 +13,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use serde::{Deserialize, Serialize};
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingParams {
     /// The model folder (relative paths are relative to the experiment file).

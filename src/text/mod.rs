@@ -11,7 +11,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 /// How a feature set turns lyrics into columns: `lyrics = { kind = "tfidf",
 /// … }` or `lyrics = { kind = "embedding", model = "path/to/folder" }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LyricsSpec {
     Tfidf(tfidf::TfidfParams),

@@ -19,7 +19,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 /// A document-frequency bound: a count of documents or a fraction of them.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum DocFreq {
     Count(u64),
@@ -44,7 +44,9 @@ impl DocFreq {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RowNorm {
     #[default]
@@ -53,21 +55,28 @@ pub enum RowNorm {
     None,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TfidfParams {
+    /// Keep the terms with the highest total count (ties alphabetical).
     #[serde(default)]
     pub max_features: Option<usize>,
+    /// Ignore terms in fewer documents: an integer count or a fraction.
     #[serde(default = "d_min_df")]
     pub min_df: DocFreq,
+    /// Ignore terms in more documents: an integer count or a fraction.
     #[serde(default = "d_max_df")]
     pub max_df: DocFreq,
+    /// tf = 1 + ln(count).
     #[serde(default)]
     pub sublinear_tf: bool,
+    /// idf = ln((1 + n) / (1 + df)) + 1 rather than ln(n / df) + 1.
     #[serde(default = "d_true")]
     pub smooth_idf: bool,
+    /// Weight terms by idf.
     #[serde(default = "d_true")]
     pub use_idf: bool,
+    /// Row norm: l2, l1 or none.
     #[serde(default)]
     pub norm: RowNorm,
     /// Built-in stop-word lists to apply: "en", "bn".
