@@ -47,7 +47,21 @@ pub struct Submission {
     /// Unit ids, in array-index order.
     pub units: Vec<String>,
     pub feature_shards: usize,
+    /// Units per array task: unit `i` runs in task `i / units_per_task`.
+    #[serde(default = "one")]
+    pub units_per_task: usize,
     pub jobs: BTreeMap<String, String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Submission {
+    /// The array task that runs unit `i` (its index in `units`).
+    pub fn task_of(&self, i: usize) -> usize {
+        i / self.units_per_task.max(1)
+    }
 }
 
 fn submissions_dir(exp: &Experiment) -> PathBuf {
@@ -202,7 +216,10 @@ pub fn submit(exp: &Experiment, opts: &SubmitOptions) -> Result<i32> {
         jobs.push(Job::Features { shards });
     }
     if !units.is_empty() {
-        jobs.push(Job::Units { count: units.len() });
+        jobs.push(Job::Units {
+            count: units.len(),
+            per_task: spec.units_per_task,
+        });
     }
     jobs.push(Job::Report);
     let mut scripts = Vec::new();
@@ -237,6 +254,7 @@ pub fn submit(exp: &Experiment, opts: &SubmitOptions) -> Result<i32> {
         created: id.clone(),
         units,
         feature_shards: shards,
+        units_per_task: spec.units_per_task,
         jobs: ids.clone(),
     };
     std::fs::write(
@@ -331,22 +349,23 @@ pub fn unit_errors(dir: &Path) -> BTreeMap<String, String> {
         return out;
     };
     for (i, unit) in sub.units.iter().enumerate() {
-        let log = dir.join(format!("logs/units-{i}.out"));
+        let task = sub.task_of(i);
+        let log = dir.join(format!("logs/units-{task}.out"));
         let rec = std::fs::read(dir.join(format!("records/unit-{i}.json")))
             .ok()
             .and_then(|b| serde_json::from_slice::<crate::report::results::RunRecord>(&b).ok());
         let why = match rec {
             Some(r) => match r.failed().next() {
                 Some(c) => format!(
-                    "{} (task {i}; log {})",
+                    "{} (task {task}; log {})",
                     c.error.as_deref().unwrap_or("failed"),
                     log.display()
                 ),
                 None => continue,
             },
             None => format!(
-                "its SLURM task {i} did not finish (time limit, preemption, cancellation or a \
-                 crash); log {}",
+                "its SLURM task {task} did not finish (time limit, preemption, cancellation or \
+                 a crash); log {}",
                 log.display()
             ),
         };
@@ -412,12 +431,15 @@ pub fn status(exp: &Experiment) -> Result<String> {
     let width = g.units.iter().map(|u| u.id.len()).max().unwrap_or(4);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for (u, unit) in g.units.iter().enumerate() {
-        let index = sub
-            .as_ref()
-            .and_then(|(_, r)| r.units.iter().position(|x| *x == unit.id));
+        let task = sub.as_ref().and_then(|(_, r)| {
+            r.units
+                .iter()
+                .position(|x| *x == unit.id)
+                .map(|i| r.task_of(i))
+        });
         let state = if g.unit_cached(&ws.store, u) {
             "cached".to_string()
-        } else if let Some(st) = index.and_then(|i| states.get(&i)) {
+        } else if let Some(st) = task.and_then(|t| states.get(&t)) {
             st.clone()
         } else if let Some(why) = errors.get(&unit.id) {
             format!("failed: {why}")

@@ -12,8 +12,9 @@ use super::SlurmSpec;
 pub enum Job {
     /// Per-track features, an array over track shards.
     Features { shards: usize },
-    /// One array task per unit listed in `units.txt`.
-    Units { count: usize },
+    /// The units listed in `units.txt`, `per_task` of them (in list order)
+    /// to each array task.
+    Units { count: usize, per_task: usize },
     /// The report, after every unit, whatever their outcome.
     Report,
 }
@@ -56,10 +57,13 @@ pub fn script(job: Job, experiment: &str, spec: &SlurmSpec, p: &Paths) -> String
     ];
     match job {
         Job::Features { shards } => sbatch.push(format!("--array=0-{}", shards - 1)),
-        Job::Units { count } => sbatch.push(match spec.max_parallel {
-            Some(m) => format!("--array=0-{}%{m}", count - 1),
-            None => format!("--array=0-{}", count - 1),
-        }),
+        Job::Units { count, per_task } => {
+            let tasks = count.div_ceil(per_task.max(1));
+            sbatch.push(match spec.max_parallel {
+                Some(m) => format!("--array=0-{}%{m}", tasks - 1),
+                None => format!("--array=0-{}", tasks - 1),
+            })
+        }
         Job::Report => {}
     }
     let mut options = spec.sbatch_options();
@@ -109,10 +113,27 @@ pub fn script(job: Job, experiment: &str, spec: &SlurmSpec, p: &Paths) -> String
         Job::Features { shards } => format!(
             "\"$RUNNER\" run \"$EXP\" --stage features --shard \"$SLURM_ARRAY_TASK_ID/{shards}\""
         ),
-        Job::Units { .. } => "UNIT=$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" \"$SUB/units.txt\")\n\
-             echo \"vaerun: unit $UNIT on $(hostname)\" >&2\n\
-             \"$RUNNER\" run \"$EXP\" --unit \"$UNIT\" --record \"$SUB/records/unit-$SLURM_ARRAY_TASK_ID.json\""
-            .to_string(),
+        Job::Units { per_task, .. } => {
+            // Units FIRST..FIRST+N-1 of units.txt, one after the other; the
+            // task exits with the worst of their exit codes (0 < 1 < 3).
+            let n = per_task.max(1);
+            let unit =
+                "\"$RUNNER\" run \"$EXP\" --unit \"$UNIT\" --record \"$SUB/records/unit-$i.json\"";
+            let code = "c=$?; [ \"$c\" -gt \"$code\" ] && code=$c";
+            s.push_str(&format!(
+                "code=0\n\
+                 for i in $(seq $((SLURM_ARRAY_TASK_ID * {n})) $((SLURM_ARRAY_TASK_ID * {n} + {n} - 1))); do\n\
+                 \x20 UNIT=$(sed -n \"$((i + 1))p\" \"$SUB/units.txt\")\n\
+                 \x20 [ -n \"$UNIT\" ] || break\n\
+                 \x20 echo \"vaerun: unit $UNIT on $(hostname)\" >&2\n\
+                 \x20 {unit} &\n\
+                 \x20 child=$!\n\
+                 \x20 wait \"$child\"; {code}\n\
+                 done\n\
+                 exit \"$code\"\n"
+            ));
+            return s;
+        }
         Job::Report => "\"$RUNNER\" run \"$EXP\" --from-cache --task-records \"$SUB\"".to_string(),
     };
     s.push_str(&format!(
@@ -143,7 +164,15 @@ mod tests {
             submission: Path::new("/home/u/reports/x/slurm/1"),
             workdir: Path::new("/home/u/study"),
         };
-        let units = script(Job::Units { count: 12 }, "x", &spec, &p);
+        let units = script(
+            Job::Units {
+                count: 12,
+                per_task: 1,
+            },
+            "x",
+            &spec,
+            &p,
+        );
         assert!(units.contains("#SBATCH --array=0-11%4\n"));
         assert!(units.contains("#SBATCH --gres=gpu:1\n"));
         assert!(units.contains("#SBATCH --signal=B:USR1@120\n"));
@@ -158,5 +187,69 @@ mod tests {
         let features = script(Job::Features { shards: 3 }, "x", &spec, &p);
         assert!(features.contains("--shard \"$SLURM_ARRAY_TASK_ID/3\""));
         assert_eq!(quote("it's"), r"'it'\''s'");
+    }
+
+    /// The grouped units script, run by bash as SLURM would run task 0 and
+    /// task 2 of `--array=0-2`: each task runs its own units in order, with
+    /// a record per unit, and exits with the worst exit code among them.
+    #[test]
+    fn a_task_runs_its_units_in_order_and_exits_with_the_worst_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir_all(&sub).unwrap();
+        let units: Vec<String> = (0..7).map(|i| format!("u{i}")).collect();
+        std::fs::write(sub.join("units.txt"), units.join("\n") + "\n").unwrap();
+        // A stand-in for runner that logs its arguments; unit u1 fails (1).
+        let runner = dir.path().join("runner");
+        std::fs::write(
+            &runner,
+            format!(
+                "#!/bin/bash\necho \"$*\" >> {}/calls\n[ \"$4\" = u1 ] && exit 1\nexit 0\n",
+                sub.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&runner, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let p = Paths {
+            runner: &runner,
+            submission: &sub,
+            workdir: dir.path(),
+        };
+        let text = script(
+            Job::Units {
+                count: 7,
+                per_task: 3,
+            },
+            "x",
+            &SlurmSpec::default(),
+            &p,
+        );
+        assert!(text.contains("#SBATCH --array=0-2\n"), "{text}");
+        let path = dir.path().join("units.sbatch");
+        std::fs::write(&path, &text).unwrap();
+        let task = |id: &str| {
+            std::process::Command::new("bash")
+                .arg(&path)
+                .env("SLURM_ARRAY_TASK_ID", id)
+                .env("SLURM_JOB_ID", "1")
+                .status()
+                .unwrap()
+                .code()
+        };
+        assert_eq!(task("0"), Some(1), "u1 failed, so task 0 reports it");
+        assert_eq!(task("2"), Some(0), "task 2 holds only u6");
+        let calls = std::fs::read_to_string(sub.join("calls")).unwrap();
+        let expected: Vec<String> = [0, 1, 2, 6]
+            .iter()
+            .map(|i| {
+                format!(
+                    "run {}/experiment.toml --unit u{i} --record {}/records/unit-{i}.json",
+                    sub.display(),
+                    sub.display()
+                )
+            })
+            .collect();
+        assert_eq!(calls.lines().collect::<Vec<_>>(), expected);
     }
 }

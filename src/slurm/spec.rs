@@ -44,6 +44,12 @@ pub struct SlurmSpec {
     /// tasks over track shards.
     #[serde(default = "d_tracks_per_task")]
     pub tracks_per_task: usize,
+    /// Units per array task, run one after the other. SLURM spends a few
+    /// seconds launching each task, so grids of many short units (seconds
+    /// of training each) finish sooner with several per task; a failed or
+    /// stopped task then holds up to this many units.
+    #[serde(default = "d_units_per_task")]
+    pub units_per_task: usize,
     /// Seconds before the time limit at which a task is told (SIGUSR1) to
     /// stop, so it ends cleanly and is requeued.
     #[serde(default = "d_signal_seconds")]
@@ -60,6 +66,9 @@ pub struct SlurmSpec {
 
 fn d_tracks_per_task() -> usize {
     500
+}
+fn d_units_per_task() -> usize {
+    1
 }
 fn d_signal_seconds() -> u32 {
     120
@@ -82,6 +91,7 @@ impl Default for SlurmSpec {
             setup: Vec::new(),
             extra_args: Vec::new(),
             tracks_per_task: d_tracks_per_task(),
+            units_per_task: d_units_per_task(),
             signal_seconds: d_signal_seconds(),
             requeue: true,
             runner: None,
@@ -168,6 +178,9 @@ impl SlurmSpec {
         }
         if self.tracks_per_task == 0 {
             return Err(("tracks_per_task", "must be at least 1".into()));
+        }
+        if self.units_per_task == 0 {
+            return Err(("units_per_task", "must be at least 1".into()));
         }
         if let Some(a) = self
             .extra_args
