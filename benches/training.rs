@@ -119,6 +119,14 @@ pub fn child(cases: &[Case]) -> bool {
         }
     };
     let device = candle_core::Device::Cpu;
+    // Fits run on a worker of a pool of RAYON_NUM_THREADS threads, as in
+    // `runner run`, where each training runs inside the represent stage's
+    // parallel loop: the ops' own parallel loops then start on a worker,
+    // not on an outside thread that must wake the pool for each of them.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .build()
+        .expect("thread pool");
     let mut seconds = Vec::new();
     let mut cpu_seconds = Vec::new();
     let mut history = Vec::new();
@@ -126,18 +134,20 @@ pub fn child(cases: &[Case]) -> bool {
         let dir = tempfile::tempdir().unwrap();
         let c0 = cpu_time();
         let t0 = std::time::Instant::now();
-        let fitted = model
-            .fit(
-                &vaerun::models::FitInput {
-                    x: &x,
-                    layout: &layout,
-                    condition: None,
-                    seed: r as u64,
-                    device: &device,
-                    observer: None,
-                },
-                dir.path(),
-            )
+        let fitted = pool
+            .install(|| {
+                model.fit(
+                    &vaerun::models::FitInput {
+                        x: &x,
+                        layout: &layout,
+                        condition: None,
+                        seed: r as u64,
+                        device: &device,
+                        observer: None,
+                    },
+                    dir.path(),
+                )
+            })
             .expect("fit");
         seconds.push(t0.elapsed().as_secs_f64());
         cpu_seconds.push(cpu_time() - c0);
@@ -237,7 +247,7 @@ pub fn compare(cases: &[Case], rows_of: impl Fn(&Case) -> ndarray::Array2<f32>) 
         ndarray_npy::write_npy(&data, &rows_of(case)).unwrap();
         println!(
             "{}\n  {} epochs of {} rows, batch {}, AdamW (lr 1e-3, no weight decay); one fit = \
-             build + train + latent means of every row; {} repeat(s), median (min) in {}",
+             build + train + every row's latent mean and reconstruction; {} repeat(s), median (min) in {}",
             case.title,
             case.epochs,
             case.rows,
