@@ -793,6 +793,7 @@ fn kernel_grad(g: &ConvGeom, n: usize, x: &[f32], gy: &[f32]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::tests::max_diff;
     use candle_core::{Device, Var};
     use rand::{Rng, SeedableRng};
 
@@ -800,20 +801,6 @@ mod tests {
         let n: usize = shape.iter().product();
         let v: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        assert_eq!(a.dims(), b.dims());
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     /// Geometries of the ConvVAE (1-D as height 1, 2-D) with odd and even

@@ -225,6 +225,7 @@ impl CustomOp3 for LinearOp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::tests::max_diff;
     use candle_core::Var;
     use rand::{Rng, SeedableRng};
 
@@ -233,19 +234,6 @@ mod tests {
             .map(|_| rng.gen_range(-1.0f32..1.0))
             .collect();
         Var::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     /// Values and gradients agree with candle's matmul + broadcast add

@@ -9,6 +9,22 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use super::*;
 use crate::spec::Group;
 
+/// The largest absolute difference between two tensors of one shape: how
+/// the CPU kernels' tests compare them with candle's own ops.
+pub(super) fn max_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
 /// 240 rows of 12 features: three clusters on a 3-D linear manifold plus
 /// a little noise, standardised-looking scale.
 fn data() -> (Array2<f32>, Vec<usize>) {
